@@ -1,0 +1,221 @@
+// The queue file and consumed.yaml: taking jobs from the head, putting jobs back, with the write order that loses nothing.
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { isScalar, isSeq, type ParsedNode } from 'yaml';
+import { canonicalText, canonicalValue, expandEntry, readEntry, type Entry, type Job } from '../config/jobs.js';
+import { kindOf, parseYaml, scalarText } from '../config/yaml.js';
+import { ConfigError } from '../errors.js';
+import { scanHead, scanHeadBytes } from './head.js';
+import { withQueueLock, type LockNotice } from './lock.js';
+
+/** The queue file and its companions, which live beside it. */
+export interface QueueFiles {
+  readonly queue: string;
+  readonly consumed: string;
+}
+
+/** The files of a queue: `consumed.yaml` sits beside the queue file (issue 3: --queue-file moves both). */
+export function queueFilesOf(queueFile: string): QueueFiles {
+  const dir = path.dirname(path.resolve(queueFile));
+  return { queue: path.resolve(queueFile), consumed: path.join(dir, 'consumed.yaml') };
+}
+
+/** Jobs taken from the head, and the problem that stopped taking more, if any. */
+export interface Taken {
+  readonly jobs: readonly Job[];
+  /** A bad head entry: it stays in the queue, and the run should stop popping. */
+  readonly error?: ConfigError;
+}
+
+export interface QueueStoreOptions {
+  /** Validates an entry before any of its jobs is taken (parameters, templates on every sub-node). */
+  readonly check: (entry: Entry) => void;
+  readonly onLockNotice?: (notice: LockNotice) => void;
+}
+
+/**
+ * The live queue of one run. Every read-modify-write happens under the queue lock, one at a time
+ * within this process, and follows DESIGN invariant 1: consumed.yaml is appended and synced before
+ * the queue file is atomically replaced, so a crash at any instant loses no entry.
+ */
+export class QueueStore {
+  readonly files: QueueFiles;
+  private readonly options: QueueStoreOptions;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(files: QueueFiles, options: QueueStoreOptions) {
+    this.files = files;
+    this.options = options;
+  }
+
+  /** Takes up to `max` jobs from the head (bursting a parametrized entry), recording them in consumed.yaml. */
+  take(max: number, signal?: AbortSignal): Promise<Taken> {
+    return this.serialized(signal, async () => {
+      let data = await this.read();
+      const jobs: Job[] = [];
+      let error: ConfigError | undefined;
+      while (jobs.length < max) {
+        let step: Step | undefined;
+        try {
+          step = takeHead(data, this.files.queue, max - jobs.length, this.options.check);
+        } catch (problem) {
+          if (!(problem instanceof ConfigError)) throw problem;
+          error = problem;
+          break;
+        }
+        if (!step) break;
+        jobs.push(...step.taken);
+        data = step.data;
+      }
+      if (jobs.length > 0) {
+        await appendDurably(this.files.consumed, canonicalText(jobs));
+        await replaceAtomically(this.files.queue, data);
+      }
+      return error ? { jobs, error } : { jobs };
+    });
+  }
+
+  /** Writes jobs back at the head of the queue in canonical form (a job that could not run). */
+  putBack(jobs: readonly Job[], signal?: AbortSignal): Promise<void> {
+    return this.serialized(signal, async () => {
+      if (jobs.length === 0) return;
+      const text = (await this.read()).toString('utf8');
+      await replaceAtomically(this.files.queue, insertAtHead(text, this.files.queue, canonicalText(jobs)));
+    });
+  }
+
+  /** Runs one locked operation after the previous one of this process has finished. */
+  private serialized<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(() =>
+      withQueueLock(this.files.queue, fn, {
+        ...(signal ? { signal } : {}),
+        ...(this.options.onLockNotice ? { onNotice: this.options.onLockNotice } : {}),
+      }),
+    );
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async read(): Promise<Buffer> {
+    try {
+      return await readFile(this.files.queue);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+      throw error;
+    }
+  }
+}
+
+interface Step {
+  readonly taken: readonly Job[];
+  /** The queue file's bytes after taking them (the rest of the burst written back at the head). */
+  readonly data: Buffer;
+}
+
+/** Takes up to `max` jobs of the head entry; undefined when the queue is empty. */
+function takeHead(data: Buffer, file: string, max: number, check: (entry: Entry) => void): Step | undefined {
+  const { scan, headEndByte } = scanHeadBytes(data);
+  if (scan.kind === 'empty') return undefined;
+  if (scan.kind === 'head') {
+    const { before, head, headLine } = scan.split;
+    const source = parseYaml(head, file, headLine);
+    const root = source.doc.contents;
+    if (isSeq(root) && root.items.length === 1) {
+      const { taken, rest } = burst(readEntry(root.items[0], source), max, check);
+      const indent = /^[ \t]*/.exec(head)?.[0] ?? '';
+      const front = Buffer.from(before + indentLines(canonicalText(rest), indent));
+      return { taken, data: Buffer.concat([front, data.subarray(headEndByte)]) };
+    }
+  }
+  // Not a plain block list (a flow list, a stray document marker...): parse it all, report or handle.
+  const source = parseYaml(data.toString('utf8'), file);
+  const root = source.doc.contents;
+  if (root === null || (isScalar(root) && scalarText(root) === '')) return undefined;
+  if (!isSeq(root)) {
+    throw new ConfigError(`The queue file ${file} must be a list, but its top level is ${kindOf(root)}.`, {
+      place: { file, line: 1 },
+      fix: 'Write one entry per item, each starting with `- `. Nothing was taken from the queue.',
+    });
+  }
+  if (root.items.length === 0) return undefined;
+  const { taken, rest } = burst(readEntry(root.items[0], source), max, check);
+  root.items.splice(0, 1, ...rest.map((job) => source.doc.createNode(canonicalValue(job)) as unknown as ParsedNode));
+  return { taken, data: Buffer.from(source.doc.toString({ lineWidth: 0 })) };
+}
+
+function burst(entry: Entry, max: number, check: (entry: Entry) => void): { taken: Job[]; rest: Job[] } {
+  check(entry);
+  const jobs = expandEntry(entry);
+  return { taken: jobs.slice(0, max), rest: jobs.slice(max) };
+}
+
+/** Inserts list items (canonical text) before the head entry, keeping everything else byte for byte. */
+export function insertAtHead(text: string, file: string, items: string): string {
+  const scan = scanHead(text);
+  if (scan.kind === 'head') {
+    const indent = /^[ \t]*/.exec(scan.split.head)?.[0] ?? '';
+    return scan.split.before + indentLines(items, indent) + scan.split.head + scan.split.after;
+  }
+  if (scan.kind === 'empty') return text === '' || text.endsWith('\n') ? text + items : `${text}\n${items}`;
+  const source = parseYaml(text, file);
+  const root = source.doc.contents;
+  if (!isSeq(root)) {
+    throw new ConfigError(`The queue file ${file} must be a list, but its top level is ${kindOf(root)}.`, {
+      place: { file, line: 1 },
+      fix: 'Write one entry per item, each starting with `- `.',
+    });
+  }
+  const added = parseYaml(items, file).doc.contents;
+  root.items.unshift(...(isSeq(added) ? (added.items as ParsedNode[]) : []));
+  return source.doc.toString({ lineWidth: 0 });
+}
+
+function indentLines(text: string, indent: string): string {
+  if (indent === '' || text === '') return text;
+  return text.replace(/^(?=.)/gm, indent);
+}
+
+/** Appends text to a file and syncs it to disk before returning, starting on a fresh line. */
+export async function appendDurably(file: string, text: string): Promise<void> {
+  const handle = await open(file, 'a+');
+  try {
+    const { size } = await handle.stat();
+    let prefix = '';
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) prefix = '\n';
+    }
+    await handle.appendFile(prefix + text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Replaces a file's content atomically: temporary file beside it, fsync, rename, fsync of the folder. */
+export async function replaceAtomically(file: string, data: string | Buffer): Promise<void> {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const mode = await stat(file).then(
+    (s) => s.mode & 0o777,
+    () => 0o644,
+  );
+  const handle = await open(temp, 'w', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  await rename(temp, file);
+  const folder = await open(dir, 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+}

@@ -1,0 +1,51 @@
+// The run's event stream: everything the scheduler has to say, as values; ui/ turns them into text.
+import { type Job } from '../config/jobs.js';
+import { type ConfigError, type TransportError } from '../errors.js';
+import { type ExecResult, type StreamName } from '../exec/types.js';
+import { type LockNotice } from '../queue/lock.js';
+
+/** A sub-node as events name it. */
+export interface SubNodeRef {
+  readonly index: number;
+  readonly host: string;
+  readonly label: string;
+}
+
+export type RunEvent =
+  | { readonly type: 'host-connected'; readonly host: string }
+  | { readonly type: 'host-failed'; readonly host: string; readonly error: TransportError }
+  | { readonly type: 'job-started'; readonly id: number; readonly subnode: SubNodeRef; readonly job: Job; readonly command: string }
+  | { readonly type: 'job-output'; readonly id: number; readonly subnode: SubNodeRef; readonly stream: StreamName; readonly line: string }
+  | {
+      readonly type: 'job-finished';
+      readonly id: number;
+      readonly subnode: SubNodeRef;
+      readonly job: Job;
+      readonly command: string;
+      readonly result: ExecResult;
+      /** The job went back to the head of the queue (its transport failed). */
+      readonly requeued: boolean;
+    }
+  | { readonly type: 'queue-error'; readonly error: ConfigError }
+  | { readonly type: 'lock-notice'; readonly notice: LockNotice };
+
+/** A job that did not succeed, for the end summary. */
+export interface FailedJob {
+  readonly subnode: SubNodeRef;
+  readonly command: string;
+  readonly result: ExecResult;
+  readonly requeued: boolean;
+}
+
+/** How a run ended. */
+export interface RunSummary {
+  readonly succeeded: number;
+  readonly failed: readonly FailedJob[];
+  /** Hosts that could not be reached or were lost. */
+  readonly deadHosts: readonly string[];
+  /** A bad entry stopped the run; it is still at the head of the queue. */
+  readonly queueError?: ConfigError;
+  /** True when jobs may remain queued because no sub-node was left to run them. */
+  readonly stranded: boolean;
+  readonly durationMs: number;
+}

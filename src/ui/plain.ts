@@ -1,0 +1,88 @@
+// Plain output: each line prefixed by its sub-node, whole lines only, jobs framed by run/done lines.
+import { formatPlace } from '../errors.js';
+import { type ExecResult } from '../exec/types.js';
+import { type RunEvent, type RunSummary } from '../run/events.js';
+
+/** Where plain output goes. */
+export interface PlainSinks {
+  /** Job output and job frames. */
+  readonly out: (text: string) => void;
+  /** pegasus's own messages: connection problems, queue errors, lock notices. */
+  readonly err: (text: string) => void;
+}
+
+export interface PlainOptions {
+  /** Show only every Nth output line of each job on screen; 0 shows none (Pegasus's --print-period). */
+  readonly printPeriod: number;
+}
+
+/** Returns an event consumer that writes plain prefixed lines. Each write is one whole line. */
+export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: RunEvent) => void {
+  const lineCounts = new Map<number, number>();
+  return (event) => {
+    switch (event.type) {
+      case 'job-started':
+        lineCounts.set(event.id, 0);
+        sinks.out(`[${event.subnode.label}] === run ${event.command} ===\n`);
+        return;
+      case 'job-output': {
+        const seen = (lineCounts.get(event.id) ?? 0) + 1;
+        lineCounts.set(event.id, seen);
+        if (options.printPeriod > 0 && seen % options.printPeriod === 0) sinks.out(`[${event.subnode.label}] ${event.line}\n`);
+        return;
+      }
+      case 'job-finished':
+        lineCounts.delete(event.id);
+        sinks.out(`[${event.subnode.label}] === ${describeEnd(event.result)}${event.requeued ? ', job put back at the head of the queue' : ''} ===\n`);
+        return;
+      case 'host-connected':
+        return;
+      case 'host-failed':
+        sinks.err(`pegasus: host ${event.host}: ${event.error.message}\n`);
+        return;
+      case 'queue-error':
+        sinks.err(`pegasus: ${event.error.describe()}\n`);
+        return;
+      case 'lock-notice':
+        if (event.notice.kind === 'stale-recovered') {
+          sinks.err(`pegasus: took over the queue lock ${event.notice.lockPath}: its holder stopped refreshing it ${(event.notice.ageMs / 1000).toFixed(1)}s ago (a pegasus that was killed).\n`);
+        } else if (event.notice.kind === 'waiting') {
+          sinks.err(`pegasus: waiting for the queue lock ${event.notice.lockPath} (held by another pegasus, e.g. lock mode)...\n`);
+        } else {
+          sinks.err(`pegasus: the queue lock ${event.notice.lockPath} was lost: ${event.notice.message}\n`);
+        }
+        return;
+    }
+  };
+}
+
+/** "done (exit 0, 3.2s)", "done (signal SIGKILL, 1.0s)", "lost connection (...)". */
+export function describeEnd(result: ExecResult): string {
+  const seconds = `${(result.durationMs / 1000).toFixed(1)}s`;
+  if (result.transportError) return `lost connection after ${seconds}: ${result.transportError.message}`;
+  if (result.cancelled) return `cancelled (${seconds})`;
+  if (result.signal) return `done (signal ${result.signal}, ${seconds})`;
+  return `done (exit ${result.exitCode ?? '?'}, ${seconds})`;
+}
+
+/** The end-of-run summary: counts, then one line per failed job. */
+export function summaryText(summary: RunSummary): string {
+  const lines: string[] = [];
+  const total = summary.succeeded + summary.failed.length;
+  lines.push(`pegasus: ${total} job${total === 1 ? '' : 's'} run, ${summary.succeeded} succeeded, ${summary.failed.length} failed (${(summary.durationMs / 1000).toFixed(1)}s).`);
+  for (const failure of summary.failed) {
+    lines.push(`  FAILED [${failure.subnode.label}] ${describeEnd(failure.result)}${failure.requeued ? ' (put back in the queue)' : ''}: ${oneLine(failure.command)}`);
+  }
+  if (summary.deadHosts.length > 0) lines.push(`  unreachable or lost hosts: ${summary.deadHosts.join(', ')}`);
+  if (summary.stranded) lines.push('  no host was left to run jobs; what remains is still in the queue file.');
+  if (summary.queueError) {
+    const where = summary.queueError.place ? ` (${formatPlace(summary.queueError.place)})` : '';
+    lines.push(`  stopped at a bad queue entry${where}; it is still at the head of the queue.`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s*\n\s*/g, ' ⏎ ');
+  return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
+}

@@ -45,15 +45,21 @@ export function scanHead(text: string): HeadScan {
   let lineStart = 0; // offset of the current line's first character
   let atLineStart = true; // only indentation seen on this line so far
   let flowDepth = 0;
+  let scalarNext = false;
   let itemColumn = -1; // column of the first item's `-`
   let headStart = -1;
   let contentEnd = -1; // end offset of the last non-space, non-comment token of the head item
   for (const token of new Lexer().lex(text)) {
     if (token === CST.FLOW_END) flowDepth = 0; // the lexer gave up on a badly indented flow collection
-    if (MARKERS.has(token)) continue;
+    if (MARKERS.has(token)) {
+      scalarNext = token === CST.SCALAR;
+      continue;
+    }
     const start = offset;
     offset += token.length;
-    const type = CST.tokenType(token);
+    // After the SCALAR marker comes scalar text, whatever its first character (a block scalar's body starts with spaces).
+    const type = scalarNext ? 'scalar' : CST.tokenType(token);
+    scalarNext = false;
     if (type === 'newline') {
       lineStart = offset;
       atLineStart = true;
@@ -70,7 +76,8 @@ export function scanHead(text: string): HeadScan {
       atLineStart = false;
       continue;
     }
-    const column = start - lineStart;
+    // A block scalar's body token starts with its indentation; its column is that of its first character.
+    const column = start + (token.length - token.trimStart().length) - lineStart;
     if (headStart === -1) {
       if (type === 'doc-start') {
         atLineStart = false;

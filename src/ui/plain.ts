@@ -23,7 +23,7 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
     switch (event.type) {
       case 'job-started':
         lineCounts.set(event.id, 0);
-        sinks.out(`[${event.subnode.label}] === run ${event.command} ===\n`);
+        sinks.out(`[${event.subnode.label}] === run ${oneLine(event.command)} ===\n`);
         return;
       case 'job-output': {
         const seen = (lineCounts.get(event.id) ?? 0) + 1;
@@ -83,6 +83,6 @@ export function summaryText(summary: RunSummary): string {
 }
 
 function oneLine(text: string): string {
-  const flat = text.replace(/\s*\n\s*/g, ' ⏎ ');
+  const flat = text.trim().replace(/\s*\n\s*/g, ' ⏎ ');
   return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
 }

@@ -1,0 +1,208 @@
+// Opening one ssh2 connection to a host the way OpenSSH would: its config, keys, agent, known_hosts and ProxyJump.
+import { existsSync, readFileSync } from 'node:fs';
+import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import { ConfigError, TransportError, type TransportReason } from '../errors.js';
+import { addKnownHost, checkHostKey, describeChangedKey, fingerprint, knownKeyTypes } from './known-hosts.js';
+import { resolveHost, type ResolvedHost } from './ssh-config.js';
+
+export interface ConnectOptions {
+  /** OpenSSH client config file to use instead of ~/.ssh/config (--ssh-config). */
+  readonly configFile?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Keepalive defaults when the config sets none: a dead link is noticed within ~15 s (issue 5). */
+const KEEPALIVE_MS = 5000;
+const KEEPALIVE_COUNT = 3;
+/** A host that accepts TCP but never finishes the handshake is given up after this long. */
+const HANDSHAKE_MS = 20000;
+
+/** The algorithm names ssh2 negotiates for each known_hosts key type. */
+const ALGORITHMS_OF_TYPE: Readonly<Record<string, readonly string[]>> = {
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+};
+const DEFAULT_HOST_KEY_ALGORITHMS: readonly ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+/**
+ * Connects to a host named as in hosts.yaml (an ssh config alias or an address). Resolves with a
+ * ready client whose socket has Nagle's algorithm off; rejects with a TransportError saying why.
+ */
+export async function connect(host: string, options: ConnectOptions = {}): Promise<Client> {
+  let resolved: ResolvedHost;
+  try {
+    resolved = await resolveHost(host, { ...(options.configFile ? { configFile: options.configFile } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.describe() : (error as Error).message;
+    throw new TransportError(host, 'config', `cannot read the ssh configuration for ${host}: ${message}`, { cause: error });
+  }
+  if (resolved.proxyCommand && !resolved.proxyJump) {
+    throw new TransportError(
+      host,
+      'config',
+      `the ssh config for ${host} uses ProxyCommand, which pegasus cannot run; use ProxyJump instead (ProxyJump user@jumphost).`,
+    );
+  }
+  const sock = resolved.proxyJump ? await jumpSocket(resolved, options) : undefined;
+  return handshake(host, resolved, sock, options.signal);
+}
+
+/** Opens the ProxyJump chain (`a,b` means through a, then b) and returns a stream to the target. */
+async function jumpSocket(target: ResolvedHost, options: ConnectOptions): Promise<NonNullable<ConnectConfig['sock']>> {
+  const hops = (target.proxyJump ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const first = hops.shift();
+  if (!first) throw new TransportError(target.alias, 'config', `empty ProxyJump for ${target.alias}`);
+  // Each hop is resolved through the same config, as OpenSSH does (user@host:port forms included).
+  let client = await connect(jumpSpec(first), options);
+  for (const hop of hops) {
+    const next = await resolveHost(jumpSpec(hop), options.configFile ? { configFile: options.configFile } : {});
+    const stream = await forward(client, next.hostname, next.port, target.alias);
+    client = await handshake(hop, next, stream, options.signal);
+  }
+  return forward(client, target.hostname, target.port, target.alias);
+}
+
+/** `user@host:port` → an ssh destination `ssh -G` understands (`ssh://user@host:port`). */
+function jumpSpec(hop: string): string {
+  return /:\d+$/.test(hop) && !hop.startsWith('ssh://') ? `ssh://${hop}` : hop;
+}
+
+function forward(client: Client, host: string, port: number, forHost: string): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    client.forwardOut('127.0.0.1', 0, host, port, (error, stream) => {
+      if (error) reject(new TransportError(forHost, 'refused', `the jump host could not reach ${host}:${port}: ${error.message}`, { cause: error }));
+      else resolve(stream);
+    });
+  });
+}
+
+function handshake(host: string, resolved: ResolvedHost, sock: ConnectConfig['sock'], signal?: AbortSignal): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    // With HostKeyAlias, OpenSSH records and looks up the alias without a port.
+    const knownName = resolved.hostKeyAlias ?? resolved.hostname;
+    const knownPort = resolved.hostKeyAlias ? 22 : resolved.port;
+    let hostKeyProblem: TransportError | undefined;
+    const fail = (error: TransportError): void => {
+      signal?.removeEventListener('abort', onAbort);
+      client.end();
+      reject(error);
+    };
+    const onAbort = (): void => fail(new TransportError(host, 'other', `connecting to ${host} was cancelled`));
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const verify = (key: Buffer, callback: (ok: boolean) => void): void => {
+      const files = resolved.userKnownHostsFiles.concat(resolved.globalKnownHostsFiles);
+      checkHostKey({ host: knownName, port: knownPort, blob: key, files })
+        .then(async (check) => {
+          if (check.status === 'known') return callback(true);
+          if (check.status === 'unknown') {
+            if (resolved.strictHostKeyChecking === 'yes') {
+              hostKeyProblem = new TransportError(
+                host,
+                'host-key',
+                `the host key of ${host} (${fingerprint(key)}) is not in known_hosts and StrictHostKeyChecking is yes; connect once with ssh, or add it with ssh-keyscan.`,
+              );
+              return callback(false);
+            }
+            // accept-new: remember a host we have not seen before, as OpenSSH does.
+            const file = resolved.userKnownHostsFiles[0];
+            if (file) await addKnownHost({ file, host: knownName, port: knownPort, blob: key, hash: resolved.hashKnownHosts });
+            return callback(true);
+          }
+          hostKeyProblem = new TransportError(host, 'host-key', describeChangedKey(host, check));
+          return callback(false);
+        })
+        .catch((error: unknown) => {
+          hostKeyProblem = new TransportError(host, 'host-key', `cannot check the host key of ${host}: ${(error as Error).message}`);
+          callback(false);
+        });
+    };
+
+    client.on('ready', () => {
+      signal?.removeEventListener('abort', onAbort);
+      client.setNoDelay(true); // DESIGN: with Nagle on, each exec costs ~36 ms of delayed ACKs
+      resolve(client);
+    });
+    client.on('error', (error: Error & { level?: string; code?: string }) => {
+      fail(hostKeyProblem ?? classify(host, resolved, error));
+    });
+
+    knownKeyTypes({ host: knownName, port: knownPort, files: resolved.userKnownHostsFiles.concat(resolved.globalKnownHostsFiles) })
+      .then((types) => {
+        const preferred = types.flatMap((t) => ALGORITHMS_OF_TYPE[t] ?? [t]);
+        const serverHostKey = [...new Set([...preferred, ...DEFAULT_HOST_KEY_ALGORITHMS])].filter((a): a is ServerHostKeyAlgorithm =>
+          (DEFAULT_HOST_KEY_ALGORITHMS as readonly string[]).includes(a),
+        );
+        client.connect({
+          host: resolved.hostname,
+          port: resolved.port,
+          username: resolved.user,
+          ...(sock ? { sock } : {}),
+          authHandler: authMethods(resolved),
+          hostVerifier: verify as unknown as ConnectConfig['hostVerifier'],
+          algorithms: { serverHostKey },
+          readyTimeout: resolved.connectTimeoutSec ? resolved.connectTimeoutSec * 1000 : HANDSHAKE_MS,
+          keepaliveInterval: resolved.serverAliveIntervalSec > 0 ? resolved.serverAliveIntervalSec * 1000 : KEEPALIVE_MS,
+          keepaliveCountMax: resolved.serverAliveIntervalSec > 0 ? resolved.serverAliveCountMax : KEEPALIVE_COUNT,
+        });
+      })
+      .catch((error: unknown) => fail(new TransportError(host, 'other', (error as Error).message, { cause: error })));
+  });
+}
+
+/** The authentication attempts OpenSSH would make: the agent, then each identity file that loads without a passphrase. */
+function authMethods(resolved: ResolvedHost): AnyAuthMethod[] {
+  const methods: AnyAuthMethod[] = [];
+  const agent = resolved.identityAgent ?? process.env.SSH_AUTH_SOCK;
+  if (agent && !resolved.identitiesOnly) methods.push({ type: 'agent', username: resolved.user, agent });
+  for (const file of resolved.identityFiles) {
+    if (!existsSync(file)) continue;
+    let text: Buffer;
+    try {
+      text = readFileSync(file);
+    } catch {
+      continue;
+    }
+    const parsed = ssh2.utils.parseKey(text);
+    if (parsed instanceof Error) continue; // encrypted without a passphrase, or not a key: the agent may hold it
+    methods.push({ type: 'publickey', username: resolved.user, key: text });
+  }
+  if (agent && resolved.identitiesOnly) methods.push({ type: 'agent', username: resolved.user, agent });
+  return methods;
+}
+
+/** Turns a connection error into a TransportError that names the host and the reason in words. */
+function classify(host: string, resolved: ResolvedHost, error: Error & { level?: string; code?: string }): TransportError {
+  const where = `${resolved.hostname}:${resolved.port}`;
+  const table: Record<string, [TransportReason, string]> = {
+    ENOTFOUND: ['dns', `the name ${resolved.hostname} does not resolve (DNS)`],
+    EAI_AGAIN: ['dns', `the name ${resolved.hostname} could not be looked up (DNS temporarily unavailable)`],
+    ECONNREFUSED: ['refused', `${where} refused the connection (is sshd running, and is the port right?)`],
+    EHOSTUNREACH: ['refused', `${where} is unreachable (no route to host)`],
+    ENETUNREACH: ['refused', `${where} is unreachable (network unreachable)`],
+    ETIMEDOUT: ['timeout', `${where} did not answer (connection timed out)`],
+    ECONNRESET: ['lost', `${where} reset the connection`],
+  };
+  const known = error.code ? table[error.code] : undefined;
+  if (known) return new TransportError(host, known[0], `cannot connect to ${host}: ${known[1]}.`, { cause: error });
+  if (error.level === 'client-timeout') {
+    return new TransportError(host, 'timeout', `cannot connect to ${host}: ${where} accepted TCP but did not complete the SSH handshake in time.`, { cause: error });
+  }
+  if (error.level === 'client-authentication') {
+    return new TransportError(
+      host,
+      'auth',
+      `cannot log in to ${host} as ${resolved.user}: every key was refused (tried ${resolved.identityFiles.filter((f) => existsSync(f)).join(', ') || 'no key file'}${process.env.SSH_AUTH_SOCK ? ' and the agent' : ''}). Check that your public key is in ~/.ssh/authorized_keys there, or load it into ssh-agent.`,
+      { cause: error },
+    );
+  }
+  return new TransportError(host, 'other', `cannot connect to ${host}: ${error.message}.`, { cause: error });
+}

@@ -1,0 +1,278 @@
+// Tests for src/exec/ssh-config.ts: resolution through OpenSSH's `ssh -G`, and the fallback reader on the same files.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
+import { ConfigError } from '../../src/errors.js';
+import {
+  clearResolveCache,
+  parseSshConfigText,
+  resolveFromConfigFile,
+  resolveHost,
+  type ResolvedHost,
+} from '../../src/exec/ssh-config.js';
+
+const run = promisify(execFile);
+const home = os.homedir();
+
+let dir: string;
+let config: string;
+
+before(async () => {
+  dir = await mkdtemp(join(os.tmpdir(), 'pegasus-ssh-config-'));
+  config = join(dir, 'config');
+  await mkdir(join(dir, 'inc'));
+  await writeFile(
+    join(dir, 'inc', '10-db.conf'),
+    [
+      'Host db',
+      '  HostName 127.0.0.5',
+      '  Port 2202',
+      '  HostKeyAlias dbkey',
+      '  ConnectTimeout 7',
+      '  HashKnownHosts yes',
+      '  IdentityAgent none',
+      '  IdentityFile %d/.ssh/db_%k',
+      '  StrictHostKeyChecking yes',
+      '  ProxyCommand nc %h %p',
+    ].join('\n'),
+  );
+  // Sorted after 10-db.conf, so its Port loses to the one above: first obtained value wins.
+  await writeFile(join(dir, 'inc', '20-db.conf'), 'Host db\n  Port 9999\n  User dbuser\n');
+  await writeFile(join(dir, 'inc', 'ignored.txt'), 'Host db\n  User wrong\n');
+  await writeFile(
+    config,
+    [
+      '# top comment',
+      `Include ${join(dir, 'inc', '*.conf')}`,
+      '',
+      'Host web1 alias-*',
+      '  HostName %h.example.test',
+      '  User alice',
+      '  Port 2201',
+      '  IdentityFile ~/.ssh/id_%h_%r',
+      `  IdentityFile "${dir}/keys dir/%n-%p"`,
+      '  ProxyJump jump@bastion:2222,second',
+      '  ServerAliveCountMax 5',
+      'Host !nomatch-* *.glob.test',
+      '  User globber',
+      '  StrictHostKeyChecking no',
+      'Match originalhost matchme',
+      '  User matched',
+      'Host *',
+      '  User fallback',
+      '  ServerAliveInterval 15',
+      `  UserKnownHostsFile ${dir}/kh1 ~/.ssh/kh-%h`,
+      '  StrictHostKeyChecking accept-new',
+      '  IdentitiesOnly yes',
+      '  IdentityFile ~/.ssh/common_%u',
+    ].join('\n'),
+  );
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const localUser = os.userInfo().username;
+
+describe('resolveHost through ssh -G', () => {
+  it('applies HostName, User, Port, IdentityFile tokens, ProxyJump and Host * settings', async () => {
+    const web1 = await resolveHost('web1', { configFile: config });
+    assert.deepEqual(web1, {
+      alias: 'web1',
+      hostname: 'web1.example.test',
+      port: 2201,
+      user: 'alice',
+      identityFiles: [
+        join(home, '.ssh', 'id_web1.example.test_alice'),
+        `${dir}/keys dir/web1-2201`,
+        join(home, '.ssh', `common_${localUser}`),
+      ],
+      ...(process.env.SSH_AUTH_SOCK ? { identityAgent: process.env.SSH_AUTH_SOCK } : {}),
+      identitiesOnly: true,
+      proxyJump: 'jump@bastion:2222,second',
+      userKnownHostsFiles: [`${dir}/kh1`, join(home, '.ssh', 'kh-web1.example.test')],
+      globalKnownHostsFiles: ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'],
+      strictHostKeyChecking: 'accept-new',
+      serverAliveIntervalSec: 15,
+      serverAliveCountMax: 5,
+      hashKnownHosts: false,
+    } satisfies ResolvedHost);
+  });
+
+  it('lets user@host override User, and %r follows it', async () => {
+    const resolved = await resolveHost('bob@alias-x', { configFile: config });
+    assert.equal(resolved.alias, 'bob@alias-x');
+    assert.equal(resolved.user, 'bob');
+    assert.equal(resolved.hostname, 'alias-x.example.test');
+    assert.equal(resolved.identityFiles[0], join(home, '.ssh', 'id_alias-x.example.test_bob'));
+  });
+
+  it('follows Include globs, with the first obtained value winning', async () => {
+    const db = await resolveHost('db', { configFile: config });
+    assert.equal(db.hostname, '127.0.0.5');
+    assert.equal(db.port, 2202);
+    assert.equal(db.user, 'dbuser');
+    assert.equal(db.hostKeyAlias, 'dbkey');
+    assert.equal(db.connectTimeoutSec, 7);
+    assert.equal(db.hashKnownHosts, true);
+    assert.equal(db.identityAgent, undefined);
+    assert.equal(db.strictHostKeyChecking, 'yes');
+    assert.equal(db.proxyCommand, 'nc %h %p');
+    assert.equal(db.proxyJump, undefined);
+    assert.deepEqual(db.identityFiles, [join(home, '.ssh', 'db_dbkey'), join(home, '.ssh', `common_${localUser}`)]);
+  });
+
+  it('honours ! negation in Host patterns', async () => {
+    assert.equal((await resolveHost('a.glob.test', { configFile: config })).user, 'globber');
+    assert.equal((await resolveHost('a.glob.test', { configFile: config })).strictHostKeyChecking, 'no');
+    assert.equal((await resolveHost('nomatch-a.glob.test', { configFile: config })).user, 'fallback');
+  });
+
+  it('honours Match, which only ssh -G understands', async () => {
+    assert.equal((await resolveHost('matchme', { configFile: config })).user, 'matched');
+  });
+
+  it('expands every IdentityFile token the way OpenSSH expands ControlPath', async () => {
+    // ssh -G prints ControlPath expanded but IdentityFile raw; both accept the same tokens.
+    const raw = `${dir}/t/%%-%C-%d-%h-%i-%k-%L-%l-%n-%p-%r-%u`;
+    const file = join(dir, 'tokens-config');
+    await writeFile(file, `Host tok\n  HostName tok.example.test\n  Port 2299\n  User tokuser\n  IdentityFile ${raw}\n  ControlPath ${raw}\n`);
+    const { stdout } = await run('ssh', ['-G', '-F', file, 'tok']);
+    const expected = /^controlpath (.*)$/m.exec(stdout)?.[1];
+    assert.ok(expected?.includes('tok.example.test-'), `ssh expanded ControlPath: ${expected}`);
+    assert.deepEqual((await resolveHost('tok', { configFile: file })).identityFiles, [expected]);
+  });
+
+  it('resolves each (config file, host) once, until the cache is cleared', async () => {
+    const file = join(dir, 'cached-config');
+    await writeFile(file, 'Host c\n  Port 1001\n');
+    assert.equal((await resolveHost('c', { configFile: file })).port, 1001);
+    await writeFile(file, 'Host c\n  Port 1002\n');
+    assert.equal((await resolveHost('c', { configFile: file })).port, 1001);
+    clearResolveCache();
+    assert.equal((await resolveHost('c', { configFile: file })).port, 1002);
+  });
+
+  it('throws a ConfigError quoting ssh and naming file:line for a bad config', async () => {
+    const file = join(dir, 'bad-config');
+    await writeFile(file, 'Host x\n  NoSuchOption y\n');
+    await assert.rejects(resolveHost('x', { configFile: file }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.place, { file, line: 2 });
+      assert.match(error.message, /Bad configuration option: nosuchoption/);
+      assert.ok(!error.message.includes('Pseudo-terminal'));
+      return true;
+    });
+  });
+
+  it('throws a ConfigError naming a missing -F file', async () => {
+    const file = join(dir, 'no-such-config');
+    await assert.rejects(resolveHost('x', { configFile: file }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.place?.file, file);
+      assert.ok(error.message.includes(file), error.message);
+      return true;
+    });
+  });
+
+  it('refuses a host that ssh would read as an option', async () => {
+    await assert.rejects(resolveHost('-oProxyCommand=touch /tmp/x', { configFile: config }), ConfigError);
+  });
+
+  it('rejects with the abort reason when the caller gives up', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('stop'));
+    await assert.rejects(resolveHost('web1', { configFile: config, signal: controller.signal }), /stop/);
+  });
+
+  it('falls back to reading the file when there is no ssh binary', async () => {
+    const viaFallback = await resolveHost('web1', { configFile: config, sshBinary: join(dir, 'no-ssh-here') });
+    assert.deepEqual(viaFallback, await resolveHost('web1', { configFile: config }));
+  });
+});
+
+describe('resolveFromConfigFile (the fallback reader)', () => {
+  for (const host of ['web1', 'bob@alias-x', 'db', 'a.glob.test', 'nomatch-a.glob.test', 'other']) {
+    it(`resolves ${host} as ssh -G does`, async () => {
+      assert.deepEqual(await resolveFromConfigFile(host, { configFile: config }), await resolveHost(host, { configFile: config }));
+    });
+  }
+
+  it('fills OpenSSH defaults for an empty config', async () => {
+    const file = join(dir, 'empty-config');
+    await writeFile(file, '');
+    const fallback = await resolveFromConfigFile('plain.test', { configFile: file });
+    const ssh = await resolveHost('plain.test', { configFile: file });
+    // OpenSSH builds with XMSS list id_xmss as a default identity too; the reader does not.
+    assert.deepEqual(fallback, { ...ssh, identityFiles: ssh.identityFiles.filter((f) => !f.endsWith('id_xmss')) });
+    assert.equal(fallback.port, 22);
+    assert.equal(fallback.user, localUser);
+    assert.deepEqual(fallback.userKnownHostsFiles, [join(home, '.ssh', 'known_hosts'), join(home, '.ssh', 'known_hosts2')]);
+    assert.equal(fallback.strictHostKeyChecking, 'ask');
+    assert.equal(fallback.identityFiles.length, 6);
+  });
+
+  it('resolves relative Include paths against ~/.ssh, applies Include inside a matching Host only, and takes Match all', async () => {
+    const fakeHome = join(dir, 'home');
+    await mkdir(join(fakeHome, '.ssh', 'conf.d'), { recursive: true });
+    await writeFile(join(fakeHome, '.ssh', 'conf.d', 'b.conf'), 'Port 2002\nUser b\n');
+    await writeFile(join(fakeHome, '.ssh', 'conf.d', 'a.conf'), 'Port 2001\n');
+    await writeFile(join(fakeHome, '.ssh', 'only-web'), 'User web-only\n');
+    await writeFile(
+      join(fakeHome, '.ssh', 'config'),
+      [
+        'Host web',
+        '  Include only-web',
+        'Host other',
+        '  Include conf.d/*.conf',
+        'Match all',
+        '  HostName=%h.lan',
+        '  ProxyCommand = ssh -W %h:%p gw # not a jump',
+        '  ProxyJump ignored-because-proxycommand-came-first',
+      ].join('\n'),
+    );
+    const options = { homeDir: fakeHome, systemConfigFile: join(dir, 'no-system-config') };
+    const web = await resolveFromConfigFile('web', options);
+    assert.equal(web.user, 'web-only');
+    assert.equal(web.port, 22);
+    assert.equal(web.hostname, 'web.lan');
+    assert.equal(web.proxyCommand, 'ssh -W %h:%p gw');
+    assert.equal(web.proxyJump, undefined);
+    const other = await resolveFromConfigFile('other', options);
+    assert.equal(other.port, 2001);
+    assert.equal(other.user, 'b');
+    assert.deepEqual(other.identityFiles[0], join(fakeHome, '.ssh', 'id_rsa'));
+  });
+
+  it('throws a ConfigError for a missing config file', async () => {
+    await assert.rejects(resolveFromConfigFile('x', { configFile: join(dir, 'absent') }), ConfigError);
+  });
+});
+
+describe('parseSshConfigText', () => {
+  it('reads Key value, Key=value, Key = value, quotes and trailing comments', () => {
+    const text = 'Host a\n\tPort=22\nUser = bob\n  IdentityFile "/a b/c" # comment\n# whole line\nHostName \'x y\'\n';
+    assert.deepEqual(parseSshConfigText(text, 'f'), [
+      { keyword: 'host', args: ['a'], line: 1 },
+      { keyword: 'port', args: ['22'], line: 2 },
+      { keyword: 'user', args: ['bob'], line: 3 },
+      { keyword: 'identityfile', args: ['/a b/c'], line: 4 },
+      { keyword: 'hostname', args: ['x y'], line: 6 },
+    ]);
+  });
+
+  it('throws a ConfigError with the line of an unterminated quote', () => {
+    assert.throws(() => parseSshConfigText('Host a\nUser "bob\n', 'f'), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.place, { file: 'f', line: 2 });
+      return true;
+    });
+  });
+});

@@ -16,8 +16,8 @@ export interface QueueFiles {
 
 /** The files of a queue: `consumed.yaml` sits beside the queue file (issue 3: --queue-file moves both). */
 export function queueFilesOf(queueFile: string): QueueFiles {
-  const dir = path.dirname(path.resolve(queueFile));
-  return { queue: path.resolve(queueFile), consumed: path.join(dir, 'consumed.yaml') };
+  // Kept as the user wrote it (relative to the working directory) so messages name it the same way.
+  return { queue: queueFile, consumed: path.join(path.dirname(queueFile), 'consumed.yaml') };
 }
 
 /** Jobs taken from the head, and the problem that stopped taking more, if any. */

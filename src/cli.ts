@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The command line: parses argv, wires files → queue → scheduler → executors → output, maps the outcome to an exit code.
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isLocalHost, loadHosts, type SubNode } from './config/hosts.js';
 import { checkEntry, expandEntry, parseQueue } from './config/jobs.js';
@@ -10,8 +11,8 @@ import { type ExecutorOrError, runQueue } from './run/queue-mode.js';
 import { QueueStore, queueFilesOf } from './queue/store.js';
 import { plainPrinter, summaryText } from './ui/plain.js';
 
-/** Exit codes (README): 0 all succeeded, 1 a job failed or was lost, 2 usage or configuration error, 130 interrupted. */
-const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+/** Exit codes (README): 0 all succeeded, 1 a job failed or was lost, 2 usage or configuration error, 130 Ctrl-C, 143 SIGTERM. */
+const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
 
 interface CommonOptions {
   readonly queueFile: string;
@@ -31,7 +32,7 @@ function nonNegativeInt(text: string): number {
 function buildProgram(): Command {
   const program = new Command('pegasus')
     .description('Run a live YAML queue of shell commands on a fleet of SSH machines.')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
     .exitOverride()
     .showHelpAfterError('(run pegasus --help for usage)');
   program
@@ -90,9 +91,17 @@ async function queueMode(options: CommonOptions): Promise<number> {
   // Check the whole file once before connecting: a syntax error anywhere is reported up front.
   parseQueue(await readQueueText(files.queue, options.queueFile), options.queueFile);
 
+  // Ctrl-C or SIGTERM: stop taking jobs, cancel running ones (they go back to the head of the queue).
   const abort = new AbortController();
-  const onSigint = (): void => abort.abort();
+  let stopSignal: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => (): void => {
+    stopSignal ??= signal;
+    abort.abort();
+  };
+  const onSigint = onSignal('SIGINT');
+  const onSigterm = onSignal('SIGTERM');
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
   const print = plainPrinter({ out: write(process.stdout), err: write(process.stderr) }, { printPeriod: options.printPeriod });
   const store = new QueueStore(files, {
@@ -109,11 +118,12 @@ async function queueMode(options: CommonOptions): Promise<number> {
       signal: abort.signal,
     });
     process.stderr.write(summaryText(summary));
-    if (abort.signal.aborted) return EXIT.interrupted;
+    if (stopSignal) return stopSignal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
     if (summary.queueError) return EXIT.usage;
     return summary.failed.length > 0 || summary.stranded ? EXIT.failed : EXIT.ok;
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
     await connections.close();
   }
 }

@@ -58,8 +58,8 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
         onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
         ...(signal ? { signal } : {}),
       });
-      // A job whose connection failed goes back to the head of the queue: nothing is lost.
-      const requeued = result.transportError !== undefined;
+      // A job whose connection failed, or that was cancelled, goes back to the head of the queue: nothing is lost.
+      const requeued = result.transportError !== undefined || result.cancelled;
       if (requeued) await store.putBack([job]);
       emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued });
       if (succeeded(result)) okCount += 1;

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { runPegasus } from '../helpers/cli.js';
+import { liveInGroup } from '../helpers/procs.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -141,4 +142,27 @@ test('three pegasus processes on one queue never run an entry twice, and run eve
   assert.equal(await ws.read('queue.yaml'), '');
   // each process did part of the work
   assert.ok(results.filter((r) => /run echo/.test(r.stdout)).length >= 2);
+});
+
+test('SIGTERM cancels the running job as a tree, puts it back at the head of the queue, exits 143', async () => {
+  const ws = await workspace({ 'hosts.yaml': '- localhost\n', 'queue.yaml': '- echo pid=$$; sleep 300 & sleep 300; wait\n- echo next\n' });
+  let pegasusPid = 0;
+  let jobPid = 0;
+  const result = await runPegasus(['q'], {
+    cwd: ws.dir,
+    onSpawn: (pid) => (pegasusPid = pid),
+    onStdout: (soFar) => {
+      const match = /pid=(\d+)/.exec(soFar);
+      if (match && !jobPid) {
+        jobPid = Number(match[1]);
+        process.kill(pegasusPid, 'SIGTERM');
+      }
+    },
+  });
+  assert.equal(result.code, 143, result.stderr);
+  assert.ok(jobPid > 0);
+  // the job's shell and both sleeps were in its process group, which is gone
+  assert.deepEqual(await liveInGroup(jobPid), []);
+  assert.equal(await ws.read('queue.yaml'), '- echo pid=$$; sleep 300 & sleep 300; wait\n- echo next\n');
+  assert.match(result.stdout, /=== cancelled \([\d.]+s\), job put back at the head of the queue ===/);
 });

@@ -18,6 +18,8 @@ export interface CliOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Called with the child's PID as soon as it exists (tests register it for cleanup). */
   readonly onSpawn?: (pid: number) => void;
+  /** Called with everything printed on stdout so far, after each chunk (to wait for a line). */
+  readonly onStdout?: (soFar: string) => void;
 }
 
 /** Runs `pegasus <args>` to completion with no stdin, as CI does. */
@@ -31,7 +33,10 @@ export function runPegasus(args: readonly string[], options: CliOptions): Promis
     if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      options.onStdout?.(stdout);
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));

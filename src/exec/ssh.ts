@@ -50,23 +50,41 @@ export async function connect(host: string, options: ConnectOptions = {}): Promi
       `the ssh config for ${host} uses ProxyCommand, which pegasus cannot run; use ProxyJump instead (ProxyJump user@jumphost).`,
     );
   }
-  const sock = resolved.proxyJump ? await jumpSocket(resolved, options) : undefined;
-  return handshake(host, resolved, sock, options.signal);
+  if (!resolved.proxyJump) return handshake(host, resolved, undefined, options.signal);
+  const jump = await jumpSocket(resolved, options);
+  const endJumps = (): void => jump.clients.forEach((c) => c.end());
+  try {
+    const client = await handshake(host, resolved, jump.stream, options.signal);
+    // The jump connections live exactly as long as the connection they carry.
+    client.on('close', endJumps);
+    return client;
+  } catch (error) {
+    endJumps();
+    throw error;
+  }
 }
 
-/** Opens the ProxyJump chain (`a,b` means through a, then b) and returns a stream to the target. */
-async function jumpSocket(target: ResolvedHost, options: ConnectOptions): Promise<NonNullable<ConnectConfig['sock']>> {
+/** Opens the ProxyJump chain (`a,b` means through a, then b): a stream to the target and the clients carrying it. */
+async function jumpSocket(
+  target: ResolvedHost,
+  options: ConnectOptions,
+): Promise<{ stream: NonNullable<ConnectConfig['sock']>; clients: Client[] }> {
   const hops = (target.proxyJump ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   const first = hops.shift();
   if (!first) throw new TransportError(target.alias, 'config', `empty ProxyJump for ${target.alias}`);
   // Each hop is resolved through the same config, as OpenSSH does (user@host:port forms included).
-  let client = await connect(jumpSpec(first), options);
-  for (const hop of hops) {
-    const next = await resolveHost(jumpSpec(hop), options.configFile ? { configFile: options.configFile } : {});
-    const stream = await forward(client, next.hostname, next.port, target.alias);
-    client = await handshake(hop, next, stream, options.signal);
+  const clients = [await connect(jumpSpec(first), options)];
+  try {
+    for (const hop of hops) {
+      const next = await resolveHost(jumpSpec(hop), options.configFile ? { configFile: options.configFile } : {});
+      const stream = await forward(clients[clients.length - 1]!, next.hostname, next.port, target.alias);
+      clients.push(await handshake(hop, next, stream, options.signal));
+    }
+    return { stream: await forward(clients[clients.length - 1]!, target.hostname, target.port, target.alias), clients };
+  } catch (error) {
+    clients.forEach((c) => c.end());
+    throw error;
   }
-  return forward(client, target.hostname, target.port, target.alias);
 }
 
 /** `user@host:port` → an ssh destination `ssh -G` understands (`ssh://user@host:port`). */

@@ -130,3 +130,56 @@ test('when no host can be reached the run exits 1 and the queue is untouched', a
   assert.match(result.stderr, /no host was left to run jobs/);
   assert.equal(await ws.read('queue.yaml'), '- echo a\n');
 });
+
+function hostBlock(alias: string, lines: readonly string[]): string {
+  return [`Host ${alias}`, ...lines.map((l) => `  ${l}`), ''].join('\n');
+}
+
+test('ProxyJump: a host reached through another host runs jobs; a broken jump host fails that host only', async () => {
+  const target = fleet.hosts[1]!;
+  const clientKey = path.join(fleet.dir, 'client_key');
+  const common = [`HostName ${target.address}`, `Port ${target.port}`, 'User root', `IdentityFile ${clientKey}`, 'IdentitiesOnly yes', `UserKnownHostsFile ${fleet.knownHostsPath}`];
+  const ws = await workspace({ 'hosts.yaml': '- viajump\n', 'queue.yaml': '- echo through the jump\n' });
+  const config = path.join(ws.dir, 'ssh_config');
+  await writeFile(
+    config,
+    `${await readFile(fleet.sshConfigPath, 'utf8')}\n${hostBlock('viajump', [...common, 'ProxyJump node1'])}\n${hostBlock('viabroken', [...common, 'ProxyJump deadjump'])}\n${hostBlock('deadjump', ['HostName 127.0.0.2', 'Port 1', 'User root'])}`,
+  );
+  const good = await runPegasus(['q', '--ssh-config', config], { cwd: ws.dir });
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /^\[viajump\] through the jump$/m);
+
+  await writeFile(path.join(ws.dir, 'hosts.yaml'), '- viabroken\n');
+  await writeFile(path.join(ws.dir, 'queue.yaml'), '- echo never\n');
+  const broken = await runPegasus(['q', '--ssh-config', config], { cwd: ws.dir });
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /host viabroken: cannot connect to deadjump: 127\.0\.0\.2:1 refused the connection/);
+});
+
+test('keys held by ssh-agent (SSH_AUTH_SOCK) log in when no key file is usable', async () => {
+  const ws = await workspace({ 'hosts.yaml': '- agentnode\n', 'queue.yaml': '- echo agent login\n' });
+  const socket = path.join(ws.dir, 'agent.sock');
+  // ssh-agent forks; its parent exits once the socket is listening, printing the child's PID.
+  const { stdout } = await promisify(execFile)('ssh-agent', ['-s', '-a', socket]);
+  const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(stdout)?.[1]);
+  try {
+    await promisify(execFile)('ssh-add', [path.join(fleet.dir, 'client_key')], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+    const config = path.join(ws.dir, 'ssh_config');
+    const host = fleet.hosts[0]!;
+    await writeFile(
+      config,
+      hostBlock('agentnode', [`HostName ${host.address}`, `Port ${host.port}`, 'User root', `IdentityFile ${ws.dir}/no_such_key`, `UserKnownHostsFile ${fleet.knownHostsPath}`]),
+    );
+    const withAgent = await runPegasus(['q', '--ssh-config', config], { cwd: ws.dir, env: { SSH_AUTH_SOCK: socket } });
+    assert.equal(withAgent.code, 0, withAgent.stderr);
+    assert.match(withAgent.stdout, /^\[agentnode\] agent login$/m);
+
+    // Without the agent the same host refuses us, and the error says it was authentication.
+    await writeFile(path.join(ws.dir, 'queue.yaml'), '- echo never\n');
+    const withoutAgent = await runPegasus(['q', '--ssh-config', config], { cwd: ws.dir, env: { SSH_AUTH_SOCK: '' } });
+    assert.equal(withoutAgent.code, 1);
+    assert.match(withoutAgent.stderr, /cannot log in to agentnode as root: every key was refused/);
+  } finally {
+    process.kill(agentPid, 'SIGTERM');
+  }
+});

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isLocalHost, loadHosts, type SubNode } from './config/hosts.js';
-import { checkEntry, expandEntry, parseQueue } from './config/jobs.js';
+import { checkCollisions, checkEntry, expandEntry, parseQueue } from './config/jobs.js';
 import { ConfigError } from './errors.js';
 import { LocalExecutor } from './exec/local.js';
 import { type ExecutorOrError, runQueue } from './run/queue-mode.js';
@@ -88,8 +88,11 @@ async function readQueueText(file: string, given: string): Promise<string> {
 async function queueMode(options: CommonOptions): Promise<number> {
   const subnodes = await loadHosts(options.hostsFile);
   const files = queueFilesOf(options.queueFile);
-  // Check the whole file once before connecting: a syntax error anywhere is reported up front.
-  parseQueue(await readQueueText(files.queue, options.queueFile), options.queueFile);
+  // Check the whole file once before connecting: a syntax error, an entry without `command` or a
+  // parameter clash anywhere is reported before anything runs. Templates are checked as entries are taken.
+  for (const entry of parseQueue(await readQueueText(files.queue, options.queueFile), options.queueFile)) {
+    checkCollisions(entry, subnodes);
+  }
 
   // Ctrl-C or SIGTERM: stop taking jobs, cancel running ones (they go back to the head of the queue).
   const abort = new AbortController();

@@ -82,6 +82,14 @@ export function expandEntry(entry: Entry): Job[] {
  * entry and on a host, and every template renders. Throws the first problem as a ConfigError.
  */
 export function checkEntry(entry: Entry, subnodes: readonly SubNode[]): void {
+  checkCollisions(entry, subnodes);
+  for (const job of expandEntry(entry)) {
+    for (const subnode of subnodes) renderJob(job, subnode);
+  }
+}
+
+/** Checks that no parameter of the entry is also a parameter of a host (cheap: no rendering). */
+export function checkCollisions(entry: Entry, subnodes: readonly SubNode[]): void {
   for (const subnode of subnodes) {
     for (const param of entry.params) {
       if (subnode.params.some(([key]) => key === param.key)) {
@@ -91,9 +99,6 @@ export function checkEntry(entry: Entry, subnodes: readonly SubNode[]): void {
         );
       }
     }
-  }
-  for (const job of expandEntry(entry)) {
-    for (const subnode of subnodes) renderJob(job, subnode);
   }
 }
 

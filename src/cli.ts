@@ -7,7 +7,8 @@ import { isLocalHost, loadHosts, type SubNode } from './config/hosts.js';
 import { checkCollisions, checkEntry, expandEntry, parseQueue } from './config/jobs.js';
 import { ConfigError } from './errors.js';
 import { LocalExecutor } from './exec/local.js';
-import { type ExecutorOrError, runQueue } from './run/queue-mode.js';
+import { runQueue } from './run/queue-mode.js';
+import { type ExecutorOrError } from './run/sessions.js';
 import { QueueStore, queueFilesOf } from './queue/store.js';
 import { plainPrinter, summaryText } from './ui/plain.js';
 

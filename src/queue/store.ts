@@ -25,6 +25,8 @@ export interface Taken {
   readonly jobs: readonly Job[];
   /** A bad head entry: it stays in the queue, and the run should stop popping. */
   readonly error?: ConfigError;
+  /** The queue file does not exist (it was deleted). */
+  readonly missing?: boolean;
 }
 
 export interface QueueStoreOptions {
@@ -51,7 +53,9 @@ export class QueueStore {
   /** Takes up to `max` jobs from the head (bursting a parametrized entry), recording them in consumed.yaml. */
   take(max: number, signal?: AbortSignal): Promise<Taken> {
     return this.serialized(signal, async () => {
-      let data = await this.read();
+      const read = await this.read();
+      if (read === undefined) return { jobs: [], missing: true };
+      let data = read;
       const jobs: Job[] = [];
       let error: ConfigError | undefined;
       while (jobs.length < max) {
@@ -79,7 +83,7 @@ export class QueueStore {
   putBack(jobs: readonly Job[], signal?: AbortSignal): Promise<void> {
     return this.serialized(signal, async () => {
       if (jobs.length === 0) return;
-      const text = (await this.read()).toString('utf8');
+      const text = ((await this.read()) ?? Buffer.alloc(0)).toString('utf8');
       await replaceAtomically(this.files.queue, insertAtHead(text, this.files.queue, canonicalText(jobs)));
     });
   }
@@ -96,11 +100,12 @@ export class QueueStore {
     return run;
   }
 
-  private async read(): Promise<Buffer> {
+  /** The queue file's bytes, or undefined when it does not exist. */
+  private async read(): Promise<Buffer | undefined> {
     try {
       return await readFile(this.files.queue);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
   }

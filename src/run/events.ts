@@ -26,7 +26,12 @@ export type RunEvent =
       /** The job went back to the head of the queue (its transport failed). */
       readonly requeued: boolean;
     }
-  | { readonly type: 'queue-error'; readonly error: ConfigError }
+  /** A bad entry at the head; `waiting`: the daemon waits for the file to be fixed, else the run stops. */
+  | { readonly type: 'queue-error'; readonly error: ConfigError; readonly waiting: boolean }
+  /** Daemon mode: the queue is empty, waiting for it to change. */
+  | { readonly type: 'queue-idle'; readonly file: string }
+  /** Daemon mode: the queue file was deleted, waiting for it to come back. */
+  | { readonly type: 'queue-missing'; readonly file: string }
   | { readonly type: 'lock-notice'; readonly notice: LockNotice };
 
 /** A job that did not succeed, for the end summary. */

@@ -1,13 +1,12 @@
 // Queue mode: every free sub-node takes the next job from the head of the queue and runs it.
-import { renderJob, type Job } from '../config/jobs.js';
+import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
-import { type ConfigError, type TransportError } from '../errors.js';
 import { succeeded, type Executor } from '../exec/types.js';
 import { type QueueStore } from '../queue/store.js';
-import { type FailedJob, type RunEvent, type RunSummary, type SubNodeRef } from './events.js';
-
-/** A connected executor, or why the host cannot be used. */
-export type ExecutorOrError = { readonly executor: Executor } | { readonly error: TransportError };
+import { type QueueWatcher } from '../queue/watch.js';
+import { type FailedJob, type RunEvent, type RunSummary } from './events.js';
+import { JobFeed } from './feed.js';
+import { refOf, Sessions, type ExecutorOrError } from './sessions.js';
 
 export interface QueueRunOptions {
   readonly subnodes: readonly SubNode[];
@@ -15,40 +14,26 @@ export interface QueueRunOptions {
   /** The executor of a sub-node, or the reason its host cannot be used. Shared per host by the caller. */
   readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
   readonly emit: (event: RunEvent) => void;
+  /** Daemon mode: wait for the queue file to change instead of ending when it is empty. */
+  readonly watcher?: QueueWatcher;
   /** Aborting stops taking new jobs and cancels running ones. */
   readonly signal?: AbortSignal;
 }
 
-/** Runs the queue until it is empty (or nothing can run it), and says how it went. */
+/** Runs the queue until it is empty (or nothing can run it, or the run is cancelled), and says how it went. */
 export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const started = performance.now();
   const { store, emit, signal } = options;
+  const sessions = new Sessions(options.executorFor, emit);
+  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), ...(signal ? { signal } : {}) });
   let nextId = 1;
   let okCount = 0;
-  let queueError: ConfigError | undefined;
   const failed: FailedJob[] = [];
-  const deadHosts = new Set<string>();
-  const hostFailed = (host: string, error: TransportError): void => {
-    if (deadHosts.has(host)) return;
-    deadHosts.add(host);
-    emit({ type: 'host-failed', host, error });
-  };
 
-  const worker = async (subnode: SubNode): Promise<void> => {
-    const ref: SubNodeRef = { index: subnode.index, host: subnode.host, label: subnode.label };
-    const connection = await options.executorFor(subnode);
-    if ('error' in connection) {
-      hostFailed(subnode.host, connection.error);
-      return;
-    }
-    const exec = connection.executor;
-    while (!queueError && !signal?.aborted && !deadHosts.has(subnode.host)) {
-      const taken = await store.take(1, signal);
-      if (taken.error && !queueError) {
-        queueError = taken.error;
-        emit({ type: 'queue-error', error: taken.error });
-      }
-      const job: Job | undefined = taken.jobs[0];
+  const worker = async (subnode: SubNode, exec: Executor): Promise<void> => {
+    const ref = refOf(subnode);
+    while (!sessions.isDead(subnode.host)) {
+      const job = await feed.next();
       if (!job) return;
       const id = nextId++;
       const command = renderJob(job, subnode);
@@ -64,19 +49,25 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued });
       if (succeeded(result)) okCount += 1;
       else failed.push({ subnode: ref, command, result, requeued });
-      if (result.transportError) hostFailed(subnode.host, result.transportError);
+      if (result.transportError) sessions.markDead(subnode.host, result.transportError);
     }
   };
 
-  await Promise.all(options.subnodes.map((subnode) => worker(subnode)));
-  // Sub-nodes of a dead host stop; when no host is left, the queue may still hold work.
-  const stranded = options.subnodes.every((s) => deadHosts.has(s.host));
+  // Each sub-node starts taking jobs as soon as its own host is connected.
+  await Promise.all(
+    options.subnodes.map(async (subnode) => {
+      const exec = await sessions.open(subnode);
+      if (exec) await worker(subnode, exec);
+    }),
+  );
+  const queueError = feed.error;
   return {
     succeeded: okCount,
     failed,
-    deadHosts: [...deadHosts],
+    deadHosts: sessions.deadHosts,
     ...(queueError ? { queueError } : {}),
-    stranded,
+    // Sub-nodes of a dead host stop; when no host is left, the queue may still hold work.
+    stranded: options.subnodes.every((s) => sessions.isDead(s.host)),
     durationMs: performance.now() - started,
   };
 }

@@ -42,6 +42,13 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
         return;
       case 'queue-error':
         sinks.err(`pegasus: ${event.error.describe()}\n`);
+        if (event.waiting) sinks.err('pegasus: waiting for the queue file to be fixed; nothing in it was changed.\n');
+        return;
+      case 'queue-idle':
+        sinks.err(`pegasus: ${event.file} is empty; waiting for new entries (daemon mode, Ctrl-C to stop).\n`);
+        return;
+      case 'queue-missing':
+        sinks.err(`pegasus: ${event.file} does not exist (deleted?); waiting for it to come back.\n`);
         return;
       case 'lock-notice':
         if (event.notice.kind === 'stale-recovered') {

@@ -1,0 +1,70 @@
+// Watching the queue file for changes (daemon mode): file events, never polling; a version number makes wake-ups race-free.
+import { existsSync } from 'node:fs';
+import { watch, type FSWatcher } from 'chokidar';
+
+/**
+ * Counts changes to one file. A caller notes `version` before reading the file and, if it found
+ * nothing to do, waits with `changedSince(version)`: a change that happened in between is not missed.
+ */
+export class QueueWatcher {
+  private readonly watcher: FSWatcher;
+  private readonly file: string;
+  private current = 0;
+  private waiters: (() => void)[] = [];
+
+  private constructor(file: string, watcher: FSWatcher) {
+    this.file = file;
+    this.watcher = watcher;
+    // Every kind of save is a change: in-place writes, `>>` appends, truncate-then-write, and
+    // editors that write a new file and rename it over the old one (seen as unlink + add).
+    for (const event of ['add', 'change', 'unlink'] as const) this.watcher.on(event, () => this.bump());
+  }
+
+  /** Starts watching; resolves once the watcher is ready to report changes. */
+  static async start(file: string): Promise<QueueWatcher> {
+    // atomic: false reports a rename-save at once instead of holding it back 100 ms to merge events.
+    const watcher = watch(file, { ignoreInitial: true, atomic: false, persistent: true });
+    await new Promise<void>((resolve, reject) => {
+      watcher.once('ready', resolve);
+      watcher.once('error', reject);
+    });
+    return new QueueWatcher(file, watcher);
+  }
+
+  /** How many changes have been seen so far. */
+  get version(): number {
+    return this.current;
+  }
+
+  /** Whether the queue file exists now. */
+  exists(): boolean {
+    return existsSync(this.file);
+  }
+
+  /** Resolves as soon as a change after `version` has been seen (at once if one has), or when `signal` aborts. */
+  changedSince(version: number, signal?: AbortSignal): Promise<void> {
+    if (this.current > version || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', done);
+        this.waiters = this.waiters.filter((w) => w !== done);
+        resolve();
+      };
+      signal?.addEventListener('abort', done, { once: true });
+      this.waiters.push(done);
+    });
+  }
+
+  /** Stops watching. */
+  close(): Promise<void> {
+    for (const waiter of this.waiters) waiter();
+    return this.watcher.close();
+  }
+
+  private bump(): void {
+    this.current += 1;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}

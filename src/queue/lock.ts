@@ -1,5 +1,5 @@
 // The queue lock: one proper-lockfile lock per queue file, shared by every pegasus process, stale locks recovered.
-import { stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -8,20 +8,48 @@ export const STALE_MS = 4000;
 /** How often the holder refreshes the lock's mtime; the event loop is never blocked while holding it. */
 const UPDATE_MS = 1000;
 
+/** Who holds the lock for a long time (lock mode), recorded beside it so waiters can say so. */
+export interface LockOwner {
+  readonly pid: number;
+  /** What holds it, e.g. "pegasus l (editing)". */
+  readonly what: string;
+  /** Epoch milliseconds. */
+  readonly since: number;
+}
+
 /** Things worth telling the user about the lock; the CLI decides how to show them. */
 export type LockNotice =
-  | { readonly kind: 'waiting'; readonly lockPath: string; readonly sinceMs: number }
+  | { readonly kind: 'waiting'; readonly lockPath: string; readonly sinceMs: number; readonly owner?: LockOwner }
   | { readonly kind: 'stale-recovered'; readonly lockPath: string; readonly ageMs: number }
   | { readonly kind: 'compromised'; readonly lockPath: string; readonly message: string };
 
 export interface LockOptions {
   readonly signal?: AbortSignal;
   readonly onNotice?: (notice: LockNotice) => void;
+  /** Record who holds the lock while `fn` runs (for long holds such as lock mode). */
+  readonly owner?: string;
 }
 
 /** The path of the lock for a queue file (a directory, as proper-lockfile makes it; the Rust Pegasus uses the same name). */
 export function lockPathOf(file: string): string {
   return `${file}.lock`;
+}
+
+/** The file beside the lock that names its long-term holder. */
+function ownerPathOf(file: string): string {
+  return `${file}.lock-owner`;
+}
+
+/** The recorded holder of a queue's lock, if the lock is held by a live process that recorded itself. */
+export async function lockOwner(file: string): Promise<LockOwner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(ownerPathOf(file), 'utf8')) as LockOwner;
+    process.kill(owner.pid, 0); // throws when that process is gone: a leftover record
+    await stat(lockPathOf(file));
+    return owner;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -30,9 +58,15 @@ export function lockPathOf(file: string): string {
  */
 export async function withQueueLock<T>(file: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const release = await acquire(file, options);
+  const ownerPath = ownerPathOf(file);
   try {
+    if (options.owner) {
+      const owner: LockOwner = { pid: process.pid, what: options.owner, since: Date.now() };
+      await writeFile(ownerPath, `${JSON.stringify(owner)}\n`);
+    }
     return await fn();
   } finally {
+    if (options.owner) await rm(ownerPath, { force: true });
     await release().catch(() => undefined);
   }
 }
@@ -61,7 +95,8 @@ async function acquire(file: string, options: LockOptions): Promise<() => Promis
     }
     if (!toldWaiting && Date.now() - started >= 1000) {
       toldWaiting = true;
-      options.onNotice?.({ kind: 'waiting', lockPath, sinceMs: Date.now() - started });
+      const owner = await lockOwner(file);
+      options.onNotice?.({ kind: 'waiting', lockPath, sinceMs: Date.now() - started, ...(owner ? { owner } : {}) });
     }
     // Another process holds the lock; proper-lockfile offers no release event across processes.
     await delay(wait, undefined, options.signal ? { signal: options.signal } : {});

@@ -81,10 +81,19 @@ export class QueueStore {
 
   /** Writes jobs back at the head of the queue in canonical form (a job that could not run). */
   putBack(jobs: readonly Job[], signal?: AbortSignal): Promise<void> {
-    return this.serialized(signal, async () => {
-      if (jobs.length === 0) return;
+    return this.add(canonicalText(jobs), { front: true, ...(signal ? { signal } : {}) });
+  }
+
+  /**
+   * Adds list items (YAML text of `- ` entries, already validated) at the end of the queue, or before
+   * its head with `front`; every other byte of the file stays as it was.
+   */
+  add(items: string, options: { readonly front: boolean; readonly signal?: AbortSignal }): Promise<void> {
+    return this.serialized(options.signal, async () => {
+      if (items === '') return;
       const text = ((await this.read()) ?? Buffer.alloc(0)).toString('utf8');
-      await replaceAtomically(this.files.queue, insertAtHead(text, this.files.queue, canonicalText(jobs)));
+      const updated = options.front ? insertAtHead(text, this.files.queue, items) : appendItems(text, items);
+      await replaceAtomically(this.files.queue, updated);
     });
   }
 
@@ -161,7 +170,7 @@ export function insertAtHead(text: string, file: string, items: string): string 
     const indent = /^[ \t]*/.exec(scan.split.head)?.[0] ?? '';
     return scan.split.before + indentLines(items, indent) + scan.split.head + scan.split.after;
   }
-  if (scan.kind === 'empty') return text === '' || text.endsWith('\n') ? text + items : `${text}\n${items}`;
+  if (scan.kind === 'empty') return appendItems(text, items);
   const source = parseYaml(text, file);
   const root = source.doc.contents;
   if (!isSeq(root)) {
@@ -173,6 +182,11 @@ export function insertAtHead(text: string, file: string, items: string): string 
   const added = parseYaml(items, file).doc.contents;
   root.items.unshift(...(isSeq(added) ? (added.items as ParsedNode[]) : []));
   return source.doc.toString({ lineWidth: 0 });
+}
+
+/** Appends list items after the last line of a queue text (which may be empty or only comments). */
+function appendItems(text: string, items: string): string {
+  return text === '' || text.endsWith('\n') ? text + items : `${text}\n${items}`;
 }
 
 function indentLines(text: string, indent: string): string {

@@ -54,3 +54,24 @@ export interface RunSummary {
   readonly stranded: boolean;
   readonly durationMs: number;
 }
+
+/** One job on one sub-node; no result means the sub-node was skipped (its host was down). */
+export interface BroadcastCell {
+  readonly subnode: SubNodeRef;
+  readonly result?: ExecResult;
+}
+
+/** One job broadcast to every sub-node. */
+export interface BroadcastRound {
+  readonly job: Job;
+  readonly cells: readonly BroadcastCell[];
+}
+
+export interface BroadcastSummary extends RunSummary {
+  readonly rounds: readonly BroadcastRound[];
+  /** Sub-nodes whose host could not be reached at start. */
+  readonly unreachable: readonly SubNodeRef[];
+  /** -e stopped the run after a failure. */
+  readonly aborted: boolean;
+}
+

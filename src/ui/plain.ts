@@ -1,7 +1,7 @@
 // Plain output: each line prefixed by its sub-node, whole lines only, jobs framed by run/done lines.
 import { formatPlace } from '../errors.js';
 import { type ExecResult } from '../exec/types.js';
-import { type RunEvent, type RunSummary } from '../run/events.js';
+import { type BroadcastSummary, type RunEvent, type RunSummary, type SubNodeRef } from '../run/events.js';
 
 /** Where plain output goes. */
 export interface PlainSinks {
@@ -54,7 +54,11 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
         if (event.notice.kind === 'stale-recovered') {
           sinks.err(`pegasus: took over the queue lock ${event.notice.lockPath}: its holder stopped refreshing it ${(event.notice.ageMs / 1000).toFixed(1)}s ago (a pegasus that was killed).\n`);
         } else if (event.notice.kind === 'waiting') {
-          sinks.err(`pegasus: waiting for the queue lock ${event.notice.lockPath} (held by another pegasus, e.g. lock mode)...\n`);
+          const owner = event.notice.owner;
+          const holder = owner
+            ? `locked by pid ${owner.pid} (${owner.what}) since ${new Date(owner.since).toLocaleTimeString()}`
+            : 'held by another pegasus process';
+          sinks.err(`pegasus: the queue is ${holder}; waiting for ${event.notice.lockPath} to be released...\n`);
         } else {
           sinks.err(`pegasus: the queue lock ${event.notice.lockPath} was lost: ${event.notice.message}\n`);
         }
@@ -92,4 +96,47 @@ export function summaryText(summary: RunSummary): string {
 function oneLine(text: string): string {
   const flat = text.trim().replace(/\s*\n\s*/g, ' ⏎ ');
   return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
+}
+
+/** The broadcast end summary: a table of job x sub-node with each cell's status. */
+export function broadcastSummaryText(summary: BroadcastSummary, subnodes: readonly SubNodeRef[]): string {
+  const lines: string[] = [];
+  const cells = summary.succeeded + summary.failed.length;
+  lines.push(
+    `pegasus: broadcast ${summary.rounds.length} job${summary.rounds.length === 1 ? '' : 's'} to ${subnodes.length - summary.unreachable.length} of ${subnodes.length} sub-nodes (${(summary.durationMs / 1000).toFixed(1)}s): ${cells - summary.failed.length} succeeded, ${summary.failed.length} failed.`,
+  );
+  if (summary.rounds.length > 0) {
+    const header = ['job', ...subnodes.map((s) => s.label)];
+    const rows = summary.rounds.map((round, i) => [
+      `${i + 1}. ${shorten(oneLine(round.job.command), 40)}`,
+      ...subnodes.map((s) => cellText(round.cells.find((c) => c.subnode.index === s.index)?.result)),
+    ]);
+    const widths = header.map((h, col) => Math.max(h.length, ...rows.map((r) => (r[col] ?? '').length)));
+    for (const row of [header, ...rows]) lines.push(`  ${row.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join('  ').trimEnd()}`);
+  }
+  if (summary.unreachable.length > 0) {
+    const names = summary.unreachable.map((s) => s.label).join(', ');
+    lines.push(
+      summary.aborted && summary.rounds.length === 0
+        ? `  aborted before taking any job (-e): unreachable at start: ${names}.`
+        : `  unreachable at start, so the broadcast ran without them: ${names}.`,
+    );
+  }
+  if (summary.aborted && summary.rounds.length > 0) {
+    lines.push(`  aborted after job ${summary.rounds.length} failed (-e); the rest of the queue is untouched.`);
+  }
+  if (summary.queueError) lines.push(`  stopped at a bad queue entry; it is still at the head of the queue.`);
+  return `${lines.join('\n')}\n`;
+}
+
+function cellText(result: ExecResult | undefined): string {
+  if (!result) return 'skipped';
+  if (result.transportError) return 'lost';
+  if (result.cancelled) return 'cancelled';
+  if (result.signal) return result.signal;
+  return result.exitCode === 0 ? 'ok' : `exit ${result.exitCode ?? '?'}`;
+}
+
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }

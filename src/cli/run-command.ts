@@ -1,0 +1,148 @@
+// `pegasus q` and `pegasus b`: load the files, connect, run the mode, print, and say which exit code the outcome means.
+import { readFile } from 'node:fs/promises';
+import { isLocalHost, loadHosts, type SubNode } from '../config/hosts.js';
+import { checkCollisions, checkEntry, expandEntry, parseQueue } from '../config/jobs.js';
+import { ConfigError } from '../errors.js';
+import { LocalExecutor } from '../exec/local.js';
+import { QueueStore, queueFilesOf } from '../queue/store.js';
+import { QueueWatcher } from '../queue/watch.js';
+import { runBroadcast } from '../run/broadcast-mode.js';
+import { type RunEvent, type RunSummary } from '../run/events.js';
+import { runQueue } from '../run/queue-mode.js';
+import { refOf, type ExecutorOrError } from '../run/sessions.js';
+import { broadcastSummaryText, plainPrinter, summaryText } from '../ui/plain.js';
+import { EXIT } from './exit.js';
+
+/** The flags q and b share (Pegasus-compatible names). */
+export interface RunFlags {
+  readonly queueFile: string;
+  readonly hostsFile: string;
+  readonly sshConfig?: string;
+  readonly printPeriod: number;
+  readonly dryRun: boolean;
+  readonly daemon: boolean;
+  readonly errorAborts?: boolean;
+}
+
+/** Runs queue or broadcast mode to the end; returns the exit code. */
+export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Promise<number> {
+  const subnodes = await loadHosts(flags.hostsFile);
+  const files = queueFilesOf(flags.queueFile);
+  if (flags.dryRun) return dryRun(subnodes, flags);
+  // Check the whole file once before connecting: a syntax error, an entry without `command` or a
+  // parameter clash anywhere is reported before anything runs. Templates are checked as entries are taken.
+  const text = await readQueueText(flags.queueFile, { missingOk: flags.daemon });
+  for (const entry of parseQueue(text, flags.queueFile)) checkCollisions(entry, subnodes);
+
+  const write = (stream: NodeJS.WriteStream) => (chunk: string) => void stream.write(chunk);
+  const print = plainPrinter({ out: write(process.stdout), err: write(process.stderr) }, { printPeriod: flags.printPeriod });
+  const stop = stopOnSignals();
+  const watcher = flags.daemon ? await QueueWatcher.start(files.queue) : undefined;
+  const connections = await openConnections(flags, subnodes);
+  const common = {
+    subnodes,
+    store: new QueueStore(files, {
+      check: (entry) => checkEntry(entry, subnodes),
+      onLockNotice: (notice) => print({ type: 'lock-notice', notice }),
+    }),
+    executorFor: connections.executorFor,
+    emit: print as (event: RunEvent) => void,
+    signal: stop.signal,
+    ...(watcher ? { watcher } : {}),
+  };
+  try {
+    let summary: RunSummary;
+    if (mode === 'queue') {
+      summary = await runQueue(common);
+      process.stderr.write(summaryText(summary));
+    } else {
+      const broadcast = await runBroadcast({ ...common, errorAborts: flags.errorAborts ?? false });
+      process.stderr.write(broadcastSummaryText(broadcast, subnodes.map(refOf)));
+      if (broadcast.aborted || broadcast.unreachable.length > 0) return stop.code() ?? EXIT.failed;
+      summary = broadcast;
+    }
+    const stopped = stop.code();
+    if (stopped !== undefined) return stopped;
+    if (summary.queueError) return EXIT.usage;
+    return summary.failed.length > 0 || summary.stranded ? EXIT.failed : EXIT.ok;
+  } finally {
+    stop.dispose();
+    await watcher?.close();
+    await connections.close();
+  }
+}
+
+/** Ctrl-C or SIGTERM: stop taking jobs and cancel running ones (they go back to the head of the queue). */
+function stopOnSignals(): { signal: AbortSignal; code: () => number | undefined; dispose: () => void } {
+  const abort = new AbortController();
+  let code: number | undefined;
+  const handlers = {
+    SIGINT: () => {
+      code ??= EXIT.interrupted;
+      abort.abort();
+    },
+    SIGTERM: () => {
+      code ??= EXIT.terminated;
+      abort.abort();
+    },
+  };
+  process.on('SIGINT', handlers.SIGINT);
+  process.on('SIGTERM', handlers.SIGTERM);
+  return {
+    signal: abort.signal,
+    code: () => code,
+    dispose: () => {
+      process.off('SIGINT', handlers.SIGINT);
+      process.off('SIGTERM', handlers.SIGTERM);
+    },
+  };
+}
+
+/** `--dry-run`: expand and check everything, run nothing, write nothing. */
+async function dryRun(subnodes: readonly SubNode[], flags: RunFlags): Promise<number> {
+  const entries = parseQueue(await readQueueText(flags.queueFile, { missingOk: false }), flags.queueFile);
+  const out: string[] = [`sub-nodes (${subnodes.length}):`];
+  for (const subnode of subnodes) out.push(`  [${subnode.label}]`);
+  const jobs = entries.flatMap((entry) => {
+    checkEntry(entry, subnodes);
+    return expandEntry(entry);
+  });
+  out.push(`jobs (${jobs.length}):`);
+  jobs.forEach((job, i) => {
+    const params = job.params.length ? `   (${job.params.map(([k, v]) => `${k}=${v}`).join(', ')})` : '';
+    out.push(`  ${i + 1}. ${job.command.replace(/\n/g, '\n     ')}${params}`);
+  });
+  out.push('every job renders on every sub-node; nothing was run and no file was changed.');
+  process.stdout.write(`${out.join('\n')}\n`);
+  return EXIT.ok;
+}
+
+/** The queue file's text; a missing file is an error unless the daemon may wait for it. */
+export async function readQueueText(file: string, options: { readonly missingOk: boolean }): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if (options.missingOk && (error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw new ConfigError(`Cannot read the queue file ${file}: ${(error as Error).message}.`, {
+      place: { file },
+      fix: 'Create it with one command per line, e.g. `- echo hello`, or point to it with --queue-file.',
+      cause: error,
+    });
+  }
+}
+
+/** Executors per sub-node: local ones for localhost, pooled SSH connections for the rest. */
+async function openConnections(
+  flags: RunFlags,
+  subnodes: readonly SubNode[],
+): Promise<{ executorFor: (subnode: SubNode) => Promise<ExecutorOrError>; close: () => Promise<void> }> {
+  const local = new LocalExecutor();
+  // ssh2 is loaded only when a remote host is named, so local runs start fast.
+  const remote = subnodes.some((s) => !isLocalHost(s.host))
+    ? new (await import('../exec/pool.js')).SshPool(flags.sshConfig ? { configFile: flags.sshConfig } : {})
+    : undefined;
+  return {
+    executorFor: async (subnode) => (isLocalHost(subnode.host) || !remote ? { executor: local } : remote.executorFor(subnode.host)),
+    close: async () => remote?.close(),
+  };
+}

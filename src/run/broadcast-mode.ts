@@ -1,0 +1,87 @@
+// Broadcast mode: each job runs on every sub-node, in lockstep: the next job starts when all have finished this one.
+import { renderJob } from '../config/jobs.js';
+import { type SubNode } from '../config/hosts.js';
+import { succeeded, type Executor } from '../exec/types.js';
+import { type QueueStore } from '../queue/store.js';
+import { type QueueWatcher } from '../queue/watch.js';
+import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type FailedJob, type RunEvent } from './events.js';
+import { JobFeed } from './feed.js';
+import { refOf, Sessions, type ExecutorOrError } from './sessions.js';
+
+export interface BroadcastOptions {
+  readonly subnodes: readonly SubNode[];
+  readonly store: QueueStore;
+  readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
+  readonly emit: (event: RunEvent) => void;
+  /** -e: stop taking jobs as soon as any sub-node fails one (or is unreachable at start). */
+  readonly errorAborts: boolean;
+  readonly watcher?: QueueWatcher;
+  readonly signal?: AbortSignal;
+}
+
+/** Broadcasts jobs from the queue until it is empty (or -e aborts, or the run is cancelled). */
+export async function runBroadcast(options: BroadcastOptions): Promise<BroadcastSummary> {
+  const started = performance.now();
+  const { store, emit, signal } = options;
+  const sessions = new Sessions(options.executorFor, emit);
+  const opened = await Promise.all(options.subnodes.map(async (subnode) => ({ subnode, exec: await sessions.open(subnode) })));
+  const live = opened.filter((o): o is { subnode: SubNode; exec: Executor } => o.exec !== undefined);
+  const unreachable = opened.filter((o) => !o.exec).map((o) => refOf(o.subnode));
+  const rounds: BroadcastRound[] = [];
+  const failed: FailedJob[] = [];
+  let okCount = 0;
+  let aborted = false;
+  let nextId = 1;
+  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), ...(signal ? { signal } : {}) });
+  const finish = (queueError = feed.error): BroadcastSummary => ({
+    succeeded: okCount,
+    failed,
+    deadHosts: sessions.deadHosts,
+    ...(queueError ? { queueError } : {}),
+    stranded: live.length === 0,
+    durationMs: performance.now() - started,
+    rounds,
+    unreachable,
+    aborted,
+  });
+  // Broadcast never silently runs on a subset: with -e an unreachable sub-node stops it before any job.
+  if ((options.errorAborts && unreachable.length > 0) || live.length === 0) {
+    aborted = options.errorAborts && unreachable.length > 0;
+    return finish(undefined);
+  }
+
+  for (;;) {
+    const job = await feed.next();
+    if (!job) break;
+    const cells = await Promise.all(
+      opened.map(async ({ subnode, exec }): Promise<BroadcastCell> => {
+        const ref = refOf(subnode);
+        if (!exec || sessions.isDead(subnode.host)) return { subnode: ref };
+        const id = nextId++;
+        const command = renderJob(job, subnode);
+        emit({ type: 'job-started', id, subnode: ref, job, command });
+        const result = await exec.run({
+          command,
+          onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
+          ...(signal ? { signal } : {}),
+        });
+        emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued: false });
+        if (succeeded(result)) okCount += 1;
+        else failed.push({ subnode: ref, command, result, requeued: false });
+        if (result.transportError) sessions.markDead(subnode.host, result.transportError);
+        return { subnode: ref, result };
+      }),
+    );
+    rounds.push({ job, cells });
+    // A cancelled broadcast goes back to the head of the queue so that no sub-node silently misses it.
+    if (cells.some((c) => c.result?.cancelled)) {
+      await store.putBack([job]);
+      break;
+    }
+    if (options.errorAborts && cells.some((c) => c.result && !succeeded(c.result))) {
+      aborted = true;
+      break;
+    }
+  }
+  return finish();
+}

@@ -1,5 +1,6 @@
 // Watching the queue file for changes (daemon mode): file events, never polling; a version number makes wake-ups race-free.
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 
 /**
@@ -22,8 +23,18 @@ export class QueueWatcher {
 
   /** Starts watching; resolves once the watcher is ready to report changes. */
   static async start(file: string): Promise<QueueWatcher> {
+    // The folder is watched, not the file: a watch on the file itself lost track of it after two
+    // quick rename-saves (an editor's, then our own pop), and missed every later in-place write.
     // atomic: false reports a rename-save at once instead of holding it back 100 ms to merge events.
-    const watcher = watch(file, { ignoreInitial: true, atomic: false, persistent: true });
+    const target = path.resolve(file);
+    const dir = path.dirname(target);
+    const watcher = watch(dir, {
+      ignoreInitial: true,
+      atomic: false,
+      persistent: true,
+      depth: 0,
+      ignored: (entry: string) => entry !== dir && entry !== target,
+    });
     await new Promise<void>((resolve, reject) => {
       watcher.once('ready', resolve);
       watcher.once('error', reject);

@@ -95,7 +95,7 @@ test('a CHANGED host key is refused: the error names the host, the fingerprint a
   await writeFile(knownHosts, `# pinned keys\n${await knownHostsLine(fleet.hosts[0]!, `${other}.pub`)}\n`);
   const config = path.join(ws.dir, 'ssh_config');
   await writeFile(config, (await readFile(fleet.sshConfigPath, 'utf8')).replaceAll(fleet.knownHostsPath, knownHosts));
-  const { stdout: fp } = await promisify(execFile)('ssh-keygen', ['-lf', fleet.hosts[0]!.hostKeyPub]);
+  const { stdout: fp } = await promisify(execFile)('ssh-keygen', ['-lf', fleet.hosts[0]!.hostKeyPubPath]);
   const fingerprint = fp.split(' ')[1]!;
   const result = await runPegasus(['q', '--ssh-config', config], { cwd: ws.dir });
   assert.equal(result.code, 1);

@@ -1,6 +1,7 @@
 // SSH connections shared by the sub-nodes of a host: several channels per connection, more connections when they fill.
 import { type Client, type ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
+import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
 import { connect } from './ssh.js';
 import { remoteCommand } from './wrapper.js';
@@ -149,14 +150,18 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
         exitCode = code;
         exitSignal = signal ? `SIG${signal}` : null;
       });
+      // Ending the channel's stdin tells the wrapper to stop the job's whole tree (sshd ignores
+      // `signal` for root, and leaves the command running when the channel closes).
+      const beat = heartbeat(channel);
       const onAbort = (): void => {
         cancelled = true;
-        channel.signal('TERM');
-        channel.close();
+        beat.cancel();
       };
       request.signal?.addEventListener('abort', onAbort, { once: true });
+      if (request.signal?.aborted) onAbort();
       channel.on('close', () => {
         request.signal?.removeEventListener('abort', onAbort);
+        beat.stop();
         out.end();
         err.end();
         const durationMs = performance.now() - started;

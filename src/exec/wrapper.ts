@@ -1,14 +1,56 @@
-// The exact text sent to the remote login shell so that `sh -c` receives the job as the user wrote it.
+// The POSIX sh wrapper every job runs in: its own process group, killed as a tree when pegasus goes away or cancels it.
 
 /** Quotes a string as one POSIX shell word: '…' with each ' written as '\'' (quotes, $, \ and newlines survive). */
 export function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
+/** pegasus writes a line to the wrapper's stdin this often, so a silent link is noticed on the host too. */
+export const HEARTBEAT_MS = 5000;
+/** Without a heartbeat for this long the wrapper assumes pegasus is gone and stops the job. */
+const DEADLINE_S = 25;
+/** Between TERM and KILL. */
+const GRACE_S = 3;
+
 /**
- * The command line for an exec channel. The login shell parses it once; `sh -c` then gets the job
- * text byte for byte (DESIGN invariant 4), with stdin from /dev/null as for local jobs.
+ * The wrapper script; `$1` is the job. OpenSSH leaves a command running when the channel or the
+ * connection closes, and refuses `signal` requests for root (DESIGN, SSH facts), so the wrapper
+ * itself watches its stdin: EOF (pegasus cancelled the job, was killed, or the connection closed)
+ * or no heartbeat for DEADLINE_S means TERM to the job's process group, then KILL after GRACE_S.
+ * The job's exit status and output pass through unchanged (issue 5).
+ *
+ * - `setsid` gives the job its own session and group (`set -m` needs a terminal in dash);
+ *   a background job of a non-interactive sh is not a group leader, so setsid does not fork and
+ *   `$!` is the group id.
+ * - Background commands get /dev/null as stdin, so the watcher reads a saved descriptor (3).
+ * - The watcher and the deadman run in the wrapper's own group; `kill 0` at the end stops them.
+ */
+export const WRAPPER = `exec 3<&0 </dev/null
+t=$(mktemp -d 2>/dev/null) || { t=/tmp/pegasus.$$; mkdir -p "$t"; }
+date +%s >"$t/beat"
+if command -v setsid >/dev/null 2>&1; then setsid sh -c "$1" & else sh -c "$1" & fi
+job=$!
+stop() { : >"$t/stop"; kill -TERM -"$job" 2>/dev/null || kill -TERM "$job" 2>/dev/null; }
+(while IFS= read -r _ <&3; do date +%s >"$t/beat"; done; stop) >/dev/null 2>&1 &
+(while sleep 2; do
+  last=$(cat "$t/beat" 2>/dev/null) || break
+  if [ $(( $(date +%s) - last )) -ge ${DEADLINE_S} ]; then stop; break; fi
+done) >/dev/null 2>&1 &
+wait "$job"; status=$?
+if [ -e "$t/stop" ]; then
+  i=0
+  while kill -0 -"$job" 2>/dev/null && [ $i -lt ${GRACE_S * 10} ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL -"$job" 2>/dev/null
+fi
+rm -rf "$t"
+trap '' TERM
+kill -TERM 0 2>/dev/null
+exit "$status"`;
+
+/**
+ * The command line for an exec channel. The login shell parses it once; the wrapper then gets the
+ * job text byte for byte as `$1` (DESIGN invariant 4).
  */
 export function remoteCommand(job: string): string {
-  return `exec sh -c ${shellQuote(job)} </dev/null`;
+  return `exec sh -c ${shellQuote(WRAPPER)} pegasus-job ${shellQuote(job)}`;
 }

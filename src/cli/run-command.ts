@@ -36,7 +36,7 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
 
   const write = (stream: NodeJS.WriteStream) => (chunk: string) => void stream.write(chunk);
   const print = plainPrinter({ out: write(process.stdout), err: write(process.stderr) }, { printPeriod: flags.printPeriod });
-  const stop = stopOnSignals();
+  const stop = stopOnSignals((event) => print(event));
   const watcher = flags.daemon ? await QueueWatcher.start(files.queue) : undefined;
   const connections = await openConnections(flags, subnodes);
   const common = {
@@ -47,7 +47,8 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     }),
     executorFor: connections.executorFor,
     emit: print as (event: RunEvent) => void,
-    signal: stop.signal,
+    signal: stop.drain,
+    cancel: stop.cancel,
     ...(watcher ? { watcher } : {}),
   };
   try {
@@ -72,28 +73,46 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   }
 }
 
-/** Ctrl-C or SIGTERM: stop taking jobs and cancel running ones (they go back to the head of the queue). */
-function stopOnSignals(): { signal: AbortSignal; code: () => number | undefined; dispose: () => void } {
-  const abort = new AbortController();
+/**
+ * Ctrl-C and SIGTERM (issue 5). The first Ctrl-C stops taking jobs and lets running ones finish;
+ * a second Ctrl-C, or SIGTERM at any time, cancels running jobs (they go back to the queue).
+ */
+function stopOnSignals(say: (event: RunEvent) => void): {
+  drain: AbortSignal;
+  cancel: AbortSignal;
+  code: () => number | undefined;
+  dispose: () => void;
+} {
+  const drain = new AbortController();
+  const cancel = new AbortController();
   let code: number | undefined;
-  const handlers = {
-    SIGINT: () => {
-      code ??= EXIT.interrupted;
-      abort.abort();
-    },
-    SIGTERM: () => {
-      code ??= EXIT.terminated;
-      abort.abort();
-    },
+  const onSigint = (): void => {
+    code ??= EXIT.interrupted;
+    if (!drain.signal.aborted) {
+      drain.abort();
+      say({ type: 'stop-requested', stage: 'drain' });
+    } else if (!cancel.signal.aborted) {
+      cancel.abort();
+      say({ type: 'stop-requested', stage: 'cancel' });
+    }
   };
-  process.on('SIGINT', handlers.SIGINT);
-  process.on('SIGTERM', handlers.SIGTERM);
+  const onSigterm = (): void => {
+    code ??= EXIT.terminated;
+    drain.abort();
+    if (!cancel.signal.aborted) {
+      cancel.abort();
+      say({ type: 'stop-requested', stage: 'cancel' });
+    }
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   return {
-    signal: abort.signal,
+    drain: drain.signal,
+    cancel: cancel.signal,
     code: () => code,
     dispose: () => {
-      process.off('SIGINT', handlers.SIGINT);
-      process.off('SIGTERM', handlers.SIGTERM);
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
     },
   };
 }

@@ -16,7 +16,10 @@ export interface BroadcastOptions {
   /** -e: stop taking jobs as soon as any sub-node fails one (or is unreachable at start). */
   readonly errorAborts: boolean;
   readonly watcher?: QueueWatcher;
+  /** Aborting stops taking new jobs; running ones finish (the first Ctrl-C). */
   readonly signal?: AbortSignal;
+  /** Aborting cancels running jobs (a second Ctrl-C, SIGTERM). */
+  readonly cancel?: AbortSignal;
 }
 
 /** Broadcasts jobs from the queue until it is empty (or -e aborts, or the run is cancelled). */
@@ -63,7 +66,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
         const result = await exec.run({
           command,
           onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
-          ...(signal ? { signal } : {}),
+          ...(options.cancel ? { signal: options.cancel } : {}),
         });
         emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued: false });
         if (succeeded(result)) okCount += 1;

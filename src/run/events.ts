@@ -32,7 +32,9 @@ export type RunEvent =
   | { readonly type: 'queue-idle'; readonly file: string }
   /** Daemon mode: the queue file was deleted, waiting for it to come back. */
   | { readonly type: 'queue-missing'; readonly file: string }
-  | { readonly type: 'lock-notice'; readonly notice: LockNotice };
+  | { readonly type: 'lock-notice'; readonly notice: LockNotice }
+  /** Ctrl-C or SIGTERM: `drain` takes no more jobs and lets running ones finish; `cancel` stops them too. */
+  | { readonly type: 'stop-requested'; readonly stage: 'drain' | 'cancel' };
 
 /** A job that did not succeed, for the end summary. */
 export interface FailedJob {

@@ -16,8 +16,10 @@ export interface QueueRunOptions {
   readonly emit: (event: RunEvent) => void;
   /** Daemon mode: wait for the queue file to change instead of ending when it is empty. */
   readonly watcher?: QueueWatcher;
-  /** Aborting stops taking new jobs and cancels running ones. */
+  /** Aborting stops taking new jobs; running ones finish (the first Ctrl-C). */
   readonly signal?: AbortSignal;
+  /** Aborting cancels running jobs (a second Ctrl-C, SIGTERM); they go back to the head of the queue. */
+  readonly cancel?: AbortSignal;
 }
 
 /** Runs the queue until it is empty (or nothing can run it, or the run is cancelled), and says how it went. */
@@ -41,7 +43,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const result = await exec.run({
         command,
         onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
-        ...(signal ? { signal } : {}),
+        ...(options.cancel ? { signal: options.cancel } : {}),
       });
       // A job whose connection failed, or that was cancelled, goes back to the head of the queue: nothing is lost.
       const requeued = result.transportError !== undefined || result.cancelled;

@@ -19,9 +19,25 @@ export interface PlainOptions {
 /** Returns an event consumer that writes plain prefixed lines. Each write is one whole line. */
 export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: RunEvent) => void {
   const lineCounts = new Map<number, number>();
+  // What runs now, to say so when the user presses Ctrl-C.
+  const running = new Map<number, { readonly label: string; readonly command: string; readonly since: number }>();
   return (event) => {
     switch (event.type) {
+      case 'stop-requested': {
+        const list = [...running.values()].map(
+          (r) => `\n  [${r.label}] ${oneLine(r.command)} (running for ${((Date.now() - r.since) / 1000).toFixed(1)}s)`,
+        );
+        if (event.stage === 'drain') {
+          sinks.err(
+            `pegasus: stopping: no new jobs will be taken; waiting for ${running.size} running job${running.size === 1 ? '' : 's'} to finish. Press Ctrl-C again to cancel ${running.size === 1 ? 'it' : 'them'}.${list.join('')}\n`,
+          );
+        } else {
+          sinks.err(`pegasus: cancelling ${running.size} running job${running.size === 1 ? '' : 's'}; ${running.size === 1 ? 'it goes' : 'they go'} back to the head of the queue.${list.join('')}\n`);
+        }
+        return;
+      }
       case 'job-started':
+        running.set(event.id, { label: event.subnode.label, command: event.command, since: Date.now() });
         lineCounts.set(event.id, 0);
         sinks.out(`[${event.subnode.label}] === run ${oneLine(event.command)} ===\n`);
         return;
@@ -32,6 +48,7 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
         return;
       }
       case 'job-finished':
+        running.delete(event.id);
         lineCounts.delete(event.id);
         sinks.out(`[${event.subnode.label}] === ${describeEnd(event.result)}${event.requeued ? ', job put back at the head of the queue' : ''} ===\n`);
         return;

@@ -100,3 +100,16 @@ export function signalQuietly(pid: number, signal: NodeJS.Signals): void {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
 }
+
+/** Resolves once no live process is left in process group `pgid` (polling /proc, as waitGone does); rejects on `signal`. */
+export async function waitGroupGone(pgid: number, signal: AbortSignal): Promise<void> {
+  let live = await liveInGroup(pgid);
+  while (live.length > 0) {
+    try {
+      await delay(20, undefined, { signal });
+    } catch (error) {
+      throw new Error(`process group ${pgid} still has live processes: ${live.join(', ')}`, { cause: error });
+    }
+    live = await liveInGroup(pgid);
+  }
+}

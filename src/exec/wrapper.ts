@@ -24,6 +24,9 @@ const GRACE_S = 3;
  *   `$!` is the group id.
  * - Background commands get /dev/null as stdin, so the watcher reads a saved descriptor (3).
  * - The watcher and the deadman run in the wrapper's own group; `kill 0` at the end stops them.
+ * - Once the job runs, the wrapper lets go of the channel's stdout and stderr: the shell reports a
+ *   killed job ("Terminated") on stderr, and with pegasus gone that write raised SIGPIPE and killed
+ *   the wrapper before it cleaned up.
  */
 export const WRAPPER = `exec 3<&0 </dev/null
 t=$(mktemp -d 2>/dev/null) || { t=/tmp/pegasus.$$; mkdir -p "$t"; }
@@ -36,6 +39,8 @@ stop() { : >"$t/stop"; kill -TERM -"$job" 2>/dev/null || kill -TERM "$job" 2>/de
   last=$(cat "$t/beat" 2>/dev/null) || break
   if [ $(( $(date +%s) - last )) -ge ${DEADLINE_S} ]; then stop; break; fi
 done) >/dev/null 2>&1 &
+trap '' PIPE
+exec >/dev/null 2>&1
 wait "$job"; status=$?
 if [ -e "$t/stop" ]; then
   i=0

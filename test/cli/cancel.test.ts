@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startPegasus } from '../helpers/cli.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
-import { liveInGroup, waitGroupGone } from '../helpers/procs.js';
+import { liveInGroup, liveMatching, waitGroupGone, waitNoneMatching } from '../helpers/procs.js';
 
 let fleet: Fleet;
 const dirs: string[] = [];
@@ -76,13 +76,19 @@ test('SIGTERM cancels a remote job as a whole tree (sshd ignores signals for roo
 
 for (const host of ['node1', 'localhost']) {
   test(`pegasus killed with SIGKILL: the job on ${host} is stopped as a tree, nothing is left running`, async () => {
-    const ws = await workspace(`- ${host}\n`, TREE);
+    const ws = await workspace(`- ${host}\n`, '');
+    // The job's text names the workspace, so every process of it (wrapper included) can be found by it.
+    const marker = `${ws.dir}/marker`;
+    await writeFile(path.join(ws.dir, 'queue.yaml'), `- echo pgid=$$; sleep 300 & sleep 300; wait; echo ${marker}\n- echo next\n`);
     const pegasus = ws.start();
     const pgid = Number((await pegasus.stdout(/pgid=(\d+)/))[1]);
+    assert.ok((await liveMatching(marker)).length > 0);
     process.kill(pegasus.pid, 'SIGKILL');
     await pegasus.exited;
-    // The connection (or pipe) closes with the process; the wrapper sees EOF and kills the group.
+    // The connection (or pipe) closes with the process; the wrapper sees EOF and kills the group,
+    // then cleans up after itself.
     await waitGroupGone(pgid, AbortSignal.timeout(15_000));
+    await waitNoneMatching(marker, AbortSignal.timeout(15_000));
     // The job was recorded before it started: it is in consumed.yaml, and the queue holds the rest.
     assert.equal(await ws.read('queue.yaml'), '- echo next\n');
     assert.match(await ws.read('consumed.yaml'), /sleep 300 & sleep 300; wait/);

@@ -113,3 +113,31 @@ export async function waitGroupGone(pgid: number, signal: AbortSignal): Promise<
     live = await liveInGroup(pgid);
   }
 }
+
+/** PIDs of live processes whose command line contains `text` (other than this one). */
+export async function liveMatching(text: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmdline = (await readFile(`/proc/${name}/cmdline`, 'utf8')).replace(/\0/g, ' ');
+      if (cmdline.includes(text) && procState(Number(name)) !== 'Z') found.push(Number(name));
+    } catch {
+      // it exited while we looked
+    }
+  }
+  return found;
+}
+
+/** Resolves once no live process's command line contains `text` (polling /proc); rejects on `signal`. */
+export async function waitNoneMatching(text: string, signal: AbortSignal): Promise<void> {
+  let live = await liveMatching(text);
+  while (live.length > 0) {
+    try {
+      await delay(20, undefined, { signal });
+    } catch (error) {
+      throw new Error(`processes still alive: ${live.join(', ')}`, { cause: error });
+    }
+    live = await liveMatching(text);
+  }
+}

@@ -19,6 +19,7 @@ function runOptions(command: Command): Command {
     .option('--ssh-config <file>', 'OpenSSH client config to use instead of ~/.ssh/config')
     .option('-d, --daemon', 'keep running when the queue is empty and run new entries as they appear', false)
     .option('-p, --print-period <n>', 'show every Nth output line of each job (0: none)', nonNegativeInt, 1)
+    .option('--timeout <duration>', 'stop a job (and its whole process tree) that runs longer, e.g. 90m; an entry may set its own `timeout`')
     .option('--dry-run', 'print the sub-nodes and every job the queue expands into, check templates, touch nothing', false)
     .option('--debug', 'show stack traces of internal errors', false);
 }
@@ -31,12 +32,12 @@ function buildProgram(): Command {
     .version(version)
     .exitOverride()
     .showHelpAfterError('(run pegasus --help for usage)');
-  runOptions(program.command('q').alias('queue').description('queue mode: each job runs once, on the next free sub-node')).action(
-    async (flags) => {
+  runOptions(program.command('q').alias('queue').description('queue mode: each job runs once, on the next free sub-node'))
+    .option('--fail-fast', 'take no new job after the first failure (running ones finish); exit 1', false)
+    .action(async (flags) => {
       const { runMode } = await import('./cli/run-command.js');
       process.exitCode = await runMode('queue', flags);
-    },
-  );
+    });
   runOptions(program.command('b').alias('broadcast').description('broadcast mode: each job runs on every sub-node, in lockstep'))
     .option('-e, --error-aborts', 'stop taking jobs when any sub-node fails one', false)
     .option('-i, --ignore-errors', 'keep going after failures (the default; accepted for compatibility)')

@@ -1,5 +1,6 @@
 // `pegasus q` and `pegasus b`: load the files, connect, run the mode, print, and say which exit code the outcome means.
 import { readFile } from 'node:fs/promises';
+import { parseDuration } from '../config/duration.js';
 import { isLocalHost, loadHosts, type SubNode } from '../config/hosts.js';
 import { checkCollisions, checkEntry, expandEntry, parseQueue } from '../config/jobs.js';
 import { ConfigError } from '../errors.js';
@@ -22,12 +23,19 @@ export interface RunFlags {
   readonly dryRun: boolean;
   readonly daemon: boolean;
   readonly errorAborts?: boolean;
+  /** --timeout, as written (90m, 30s, 1h30m). */
+  readonly timeout?: string;
+  readonly failFast?: boolean;
 }
 
 /** Runs queue or broadcast mode to the end; returns the exit code. */
 export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Promise<number> {
   const subnodes = await loadHosts(flags.hostsFile);
   const files = queueFilesOf(flags.queueFile);
+  const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout);
+  if (flags.timeout !== undefined && timeoutMs === undefined) {
+    throw new ConfigError(`--timeout ${flags.timeout} is not a duration.`, { fix: 'Write it like 90m, 30s, 1h30m or 2h.' });
+  }
   if (flags.dryRun) return dryRun(subnodes, flags);
   // Check the whole file once before connecting: a syntax error, an entry without `command` or a
   // parameter clash anywhere is reported before anything runs. Templates are checked as entries are taken.
@@ -49,12 +57,13 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     emit: print as (event: RunEvent) => void,
     signal: stop.drain,
     cancel: stop.cancel,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(watcher ? { watcher } : {}),
   };
   try {
     let summary: RunSummary;
     if (mode === 'queue') {
-      summary = await runQueue(common);
+      summary = await runQueue({ ...common, failFast: flags.failFast ?? false });
       process.stderr.write(summaryText(summary));
     } else {
       const broadcast = await runBroadcast({ ...common, errorAborts: flags.errorAborts ?? false });

@@ -1,6 +1,7 @@
 // queue.yaml entries: reading one, expanding it into jobs, checking it against the sub-nodes, and its canonical text.
 import { Document, isMap, isScalar, isSeq, type Node } from 'yaml';
 import { ConfigError, formatPlace, type Place } from '../errors.js';
+import { parseDuration } from './duration.js';
 import { type SubNode } from './hosts.js';
 import { bindingObject, cartesian, readParams, type Binding, type EntryContext, type Param } from './params.js';
 import { render } from './template.js';
@@ -9,8 +10,10 @@ import { excerptAt, kindOf, parseYaml, placeOf, scalarText, type YamlSource } fr
 /** One item of queue.yaml as the user wrote it. */
 export interface Entry {
   readonly commands: readonly string[];
-  /** Parameters other than `command`, in file order. */
+  /** Parameters other than `command` and the reserved keys, in file order. */
   readonly params: readonly Param[];
+  /** The entry's `timeout` (a duration such as `90m`), a reserved key rather than a parameter. */
+  readonly timeout?: string;
   readonly place: Place;
 }
 
@@ -18,9 +21,13 @@ export interface Entry {
 export interface Job {
   readonly command: string;
   readonly params: Binding;
+  readonly timeout?: string;
   /** Where the entry it came from was. */
   readonly place: Place;
 }
+
+/** Keys of an entry that configure how its jobs run instead of feeding the template. */
+const RESERVED = new Set(['timeout']);
 
 /** Reads one queue entry node (a string, or a map with `command`). */
 export function readEntry(node: unknown, source: YamlSource): Entry {
@@ -50,7 +57,15 @@ export function readEntry(node: unknown, source: YamlSource): Entry {
       },
     );
   }
-  return { commands: command.values, params: all.filter((p) => p.key !== 'command'), place };
+  const timeout = all.find((p) => p.key === 'timeout');
+  if (timeout && (timeout.values.length !== 1 || parseDuration(timeout.values[0] ?? '') === undefined)) {
+    throw new ConfigError(`A queue entry's \`timeout\` is \`${timeout.values.join(', ')}\`, which is not one duration.`, {
+      place: timeout.place,
+      fix: 'Write a single duration such as `timeout: 90m`, `30s` or `1h30m`.',
+    });
+  }
+  const params = all.filter((p) => p.key !== 'command' && !RESERVED.has(p.key));
+  return { commands: command.values, params, ...(timeout ? { timeout: timeout.values[0] as string } : {}), place };
 }
 
 /** Parses a whole queue text into entries (for --dry-run and checks; popping reads only the head). */
@@ -72,7 +87,7 @@ export function expandEntry(entry: Entry): Job[] {
   const jobs: Job[] = [];
   const bindings = cartesian(entry.params);
   for (const command of entry.commands) {
-    for (const params of bindings) jobs.push({ command, params, place: entry.place });
+    for (const params of bindings) jobs.push({ command, params, ...(entry.timeout ? { timeout: entry.timeout } : {}), place: entry.place });
   }
   return jobs;
 }
@@ -110,8 +125,8 @@ export function renderJob(job: Job, subnode: SubNode): string {
 
 /** A job's canonical form: a plain string without parameters, else a map of `command` and each value. */
 export function canonicalValue(job: Job): string | Record<string, string> {
-  if (job.params.length === 0) return job.command;
-  return bindingObject([['command', job.command], ...job.params]);
+  if (job.params.length === 0 && !job.timeout) return job.command;
+  return bindingObject([['command', job.command], ...job.params, ...(job.timeout ? ([['timeout', job.timeout]] as const) : [])]);
 }
 
 /**

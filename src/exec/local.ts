@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
-import { type ExecRequest, type ExecResult, type Executor } from './types.js';
+import { watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
 import { WRAPPER } from './wrapper.js';
 
 /** Runs jobs as local subprocesses (sub-nodes on localhost, 127.0.0.1, ::1). */
@@ -19,24 +19,18 @@ export class LocalExecutor implements Executor {
       child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
       child.stdin.on('error', () => undefined); // the wrapper may be gone already when we cancel
       const beat = heartbeat(child.stdin);
-      let cancelled = false;
-      const onAbort = (): void => {
-        cancelled = true;
-        beat.cancel();
-      };
-      request.signal?.addEventListener('abort', onAbort, { once: true });
-      if (request.signal?.aborted) onAbort();
+      const detach = watchStop(request, beat.cancel);
       let spawnError: Error | undefined;
       child.on('error', (error) => {
         spawnError = error;
       });
       child.on('close', (code, signal) => {
-        request.signal?.removeEventListener('abort', onAbort);
+        const { cancelled, timedOut } = detach();
         beat.stop();
         out.end();
         err.end();
         if (spawnError) request.onLine('stderr', `pegasus: cannot start sh: ${spawnError.message}`);
-        resolve({ exitCode: spawnError ? 127 : code, signal: signal ?? null, durationMs: performance.now() - started, cancelled });
+        resolve({ exitCode: spawnError ? 127 : code, signal: signal ?? null, durationMs: performance.now() - started, cancelled, timedOut });
       });
     });
   }

@@ -5,7 +5,7 @@ import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
 import { connect } from './ssh.js';
 import { remoteCommand } from './wrapper.js';
-import { type ExecRequest, type ExecResult, type Executor } from './types.js';
+import { watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
 
 /** Channels per connection: sshd refuses channels well below its MaxSessions 10 when they churn (DESIGN). */
 export const DEFAULT_MAX_SESSIONS = 4;
@@ -144,7 +144,6 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
       let exitCode: number | null = null;
       let exitSignal: string | null = null;
       let exited = false;
-      let cancelled = false;
       channel.on('exit', (code: number | null, signal?: string) => {
         exited = true;
         exitCode = code;
@@ -153,24 +152,19 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
       // Ending the channel's stdin tells the wrapper to stop the job's whole tree (sshd ignores
       // `signal` for root, and leaves the command running when the channel closes).
       const beat = heartbeat(channel);
-      const onAbort = (): void => {
-        cancelled = true;
-        beat.cancel();
-      };
-      request.signal?.addEventListener('abort', onAbort, { once: true });
-      if (request.signal?.aborted) onAbort();
+      const detach = watchStop(request, beat.cancel);
       channel.on('close', () => {
-        request.signal?.removeEventListener('abort', onAbort);
+        const { cancelled, timedOut } = detach();
         beat.stop();
         out.end();
         err.end();
         const durationMs = performance.now() - started;
-        if (!exited && !cancelled) {
+        if (!exited && !cancelled && !timedOut) {
           const transportError = conn.lostWith ?? new TransportError(host, 'lost', `the channel to ${host} closed before the command finished`);
           resolve({ exitCode: null, signal: null, durationMs, transportError, cancelled });
           return;
         }
-        resolve({ exitCode, signal: exitSignal, durationMs, cancelled });
+        resolve({ exitCode, signal: exitSignal, durationMs, cancelled, timedOut });
       });
     });
   });

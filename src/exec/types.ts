@@ -11,6 +11,8 @@ export interface ExecRequest {
   /** Called with each whole line of output (without its line break). */
   readonly onLine: (stream: StreamName, line: string) => void;
   readonly signal?: AbortSignal;
+  /** Stop the job (as a tree) after this long and report it as timed out. */
+  readonly timeoutMs?: number;
 }
 
 /** How a command ended. Exactly one of exitCode, signal or transportError tells the story. */
@@ -24,6 +26,8 @@ export interface ExecResult {
   readonly transportError?: TransportError;
   /** The run's signal asked it to stop. */
   readonly cancelled: boolean;
+  /** It ran longer than its timeout and was stopped. */
+  readonly timedOut?: boolean;
 }
 
 /** Runs commands on one sub-node. */
@@ -31,7 +35,43 @@ export interface Executor {
   run(request: ExecRequest): Promise<ExecResult>;
 }
 
+/** How a job ended, in a few words: "exit 3", "signal SIGKILL", "timed out", "cancelled", "lost connection". */
+export function describeOutcome(result: ExecResult): string {
+  if (result.transportError) return `lost connection (${result.transportError.message})`;
+  if (result.timedOut) return 'timed out';
+  if (result.cancelled) return 'cancelled';
+  if (result.signal) return `signal ${result.signal}`;
+  return `exit ${result.exitCode ?? '?'}`;
+}
+
 /** True when a result is a success: exit status 0. */
 export function succeeded(result: ExecResult): boolean {
-  return result.exitCode === 0 && !result.transportError && !result.cancelled;
+  return result.exitCode === 0 && !result.transportError && !result.cancelled && !result.timedOut;
+}
+
+/**
+ * Stops a job when the run cancels it or its timeout passes: `stop` ends the wrapper's stdin, and
+ * the wrapper kills the job's tree. The returned function detaches, and tells which one happened.
+ */
+export function watchStop(request: ExecRequest, stop: () => void): () => { cancelled: boolean; timedOut: boolean } {
+  let cancelled = false;
+  let timedOut = false;
+  const onAbort = (): void => {
+    cancelled = true;
+    stop();
+  };
+  request.signal?.addEventListener('abort', onAbort, { once: true });
+  if (request.signal?.aborted) onAbort();
+  const timer =
+    request.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          stop();
+        }, request.timeoutMs);
+  return () => {
+    request.signal?.removeEventListener('abort', onAbort);
+    if (timer) clearTimeout(timer);
+    return { cancelled: cancelled && !timedOut, timedOut };
+  };
 }

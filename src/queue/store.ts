@@ -12,12 +12,15 @@ import { withQueueLock, type LockNotice } from './lock.js';
 export interface QueueFiles {
   readonly queue: string;
   readonly consumed: string;
+  /** Jobs that failed, in canonical form, so `cat failed.yaml >> queue.yaml` reruns them. */
+  readonly failed: string;
 }
 
 /** The files of a queue: `consumed.yaml` sits beside the queue file (issue 3: --queue-file moves both). */
 export function queueFilesOf(queueFile: string): QueueFiles {
   // Kept as the user wrote it (relative to the working directory) so messages name it the same way.
-  return { queue: queueFile, consumed: path.join(path.dirname(queueFile), 'consumed.yaml') };
+  const dir = path.dirname(queueFile);
+  return { queue: queueFile, consumed: path.join(dir, 'consumed.yaml'), failed: path.join(dir, 'failed.yaml') };
 }
 
 /** Jobs taken from the head, and the problem that stopped taking more, if any. */
@@ -95,6 +98,11 @@ export class QueueStore {
       const updated = options.front ? insertAtHead(text, this.files.queue, items) : appendItems(text, items);
       await replaceAtomically(this.files.queue, updated);
     });
+  }
+
+  /** Appends a job that failed to failed.yaml, in canonical form under a comment saying where, how and when. */
+  recordFailure(job: Job, note: string): Promise<void> {
+    return appendDurably(this.files.failed, `# ${note.replace(/\n/g, ' ')}\n${canonicalText([job])}`);
   }
 
   /** Runs one locked operation after the previous one of this process has finished. */

@@ -1,7 +1,8 @@
 // Broadcast mode: each job runs on every sub-node, in lockstep: the next job starts when all have finished this one.
 import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
-import { succeeded, type Executor } from '../exec/types.js';
+import { parseDuration } from '../config/duration.js';
+import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
 import { type QueueStore } from '../queue/store.js';
 import { type QueueWatcher } from '../queue/watch.js';
 import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type FailedJob, type RunEvent } from './events.js';
@@ -20,6 +21,8 @@ export interface BroadcastOptions {
   readonly signal?: AbortSignal;
   /** Aborting cancels running jobs (a second Ctrl-C, SIGTERM). */
   readonly cancel?: AbortSignal;
+  /** --timeout: stop a job that runs longer (an entry's own `timeout` wins). */
+  readonly timeoutMs?: number;
 }
 
 /** Broadcasts jobs from the queue until it is empty (or -e aborts, or the run is cancelled). */
@@ -63,10 +66,12 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
         const id = nextId++;
         const command = renderJob(job, subnode);
         emit({ type: 'job-started', id, subnode: ref, job, command });
+        const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
         const result = await exec.run({
           command,
           onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
           ...(options.cancel ? { signal: options.cancel } : {}),
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
         });
         emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued: false });
         if (succeeded(result)) okCount += 1;
@@ -76,6 +81,11 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
       }),
     );
     rounds.push({ job, cells });
+    const failedCells = cells.filter((c) => c.result && !succeeded(c.result) && !c.result.cancelled);
+    if (failedCells.length > 0) {
+      const where = failedCells.map((c) => `${c.subnode.label} (${c.result ? describeOutcome(c.result) : ''})`).join(', ');
+      await store.recordFailure(job, `broadcast failed on ${where}, ${new Date().toISOString()}`);
+    }
     // A cancelled broadcast goes back to the head of the queue so that no sub-node silently misses it.
     if (cells.some((c) => c.result?.cancelled)) {
       await store.putBack([job]);

@@ -1,7 +1,8 @@
 // Queue mode: every free sub-node takes the next job from the head of the queue and runs it.
 import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
-import { succeeded, type Executor } from '../exec/types.js';
+import { parseDuration } from '../config/duration.js';
+import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
 import { type QueueStore } from '../queue/store.js';
 import { type QueueWatcher } from '../queue/watch.js';
 import { type FailedJob, type RunEvent, type RunSummary } from './events.js';
@@ -20,6 +21,10 @@ export interface QueueRunOptions {
   readonly signal?: AbortSignal;
   /** Aborting cancels running jobs (a second Ctrl-C, SIGTERM); they go back to the head of the queue. */
   readonly cancel?: AbortSignal;
+  /** --timeout: stop a job that runs longer (an entry's own `timeout` wins). */
+  readonly timeoutMs?: number;
+  /** --fail-fast: take no job after the first failure; running ones finish. */
+  readonly failFast?: boolean;
 }
 
 /** Runs the queue until it is empty (or nothing can run it, or the run is cancelled), and says how it went. */
@@ -27,7 +32,10 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const started = performance.now();
   const { store, emit, signal } = options;
   const sessions = new Sessions(options.executorFor, emit);
-  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), ...(signal ? { signal } : {}) });
+  // Taking stops on the run's signal (Ctrl-C) or, with --fail-fast, at the first failure.
+  const failFast = new AbortController();
+  const stopTaking = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
+  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking });
   let nextId = 1;
   let okCount = 0;
   const failed: FailedJob[] = [];
@@ -40,17 +48,23 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const id = nextId++;
       const command = renderJob(job, subnode);
       emit({ type: 'job-started', id, subnode: ref, job, command });
+      const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
       const result = await exec.run({
         command,
         onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
         ...(options.cancel ? { signal: options.cancel } : {}),
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
       });
       // A job whose connection failed, or that was cancelled, goes back to the head of the queue: nothing is lost.
       const requeued = result.transportError !== undefined || result.cancelled;
       if (requeued) await store.putBack([job]);
       emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued });
       if (succeeded(result)) okCount += 1;
-      else failed.push({ subnode: ref, command, result, requeued });
+      else {
+        failed.push({ subnode: ref, command, result, requeued });
+        if (!requeued) await store.recordFailure(job, `failed on ${subnode.label}: ${describeOutcome(result)}, ${new Date().toISOString()}`);
+        if (options.failFast && !requeued) failFast.abort();
+      }
       if (result.transportError) sessions.markDead(subnode.host, result.transportError);
     }
   };

@@ -88,6 +88,7 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
 export function describeEnd(result: ExecResult): string {
   const seconds = `${(result.durationMs / 1000).toFixed(1)}s`;
   if (result.transportError) return `lost connection after ${seconds}: ${result.transportError.message}`;
+  if (result.timedOut) return `timed out after ${seconds}, stopped`;
   if (result.cancelled) return `cancelled (${seconds})`;
   if (result.signal) return `done (signal ${result.signal}, ${seconds})`;
   return `done (exit ${result.exitCode ?? '?'}, ${seconds})`;
@@ -149,6 +150,7 @@ export function broadcastSummaryText(summary: BroadcastSummary, subnodes: readon
 function cellText(result: ExecResult | undefined): string {
   if (!result) return 'skipped';
   if (result.transportError) return 'lost';
+  if (result.timedOut) return 'timed out';
   if (result.cancelled) return 'cancelled';
   if (result.signal) return result.signal;
   return result.exitCode === 0 ? 'ok' : `exit ${result.exitCode ?? '?'}`;

@@ -20,6 +20,7 @@ function runOptions(command: Command): Command {
     .option('-d, --daemon', 'keep running when the queue is empty and run new entries as they appear', false)
     .option('-p, --print-period <n>', 'show every Nth output line of each job (0: none)', nonNegativeInt, 1)
     .option('--timeout <duration>', 'stop a job (and its whole process tree) that runs longer, e.g. 90m; an entry may set its own `timeout`')
+    .option('--requeue-interrupted', 'put jobs that a run which died had taken and never finished back at the head of the queue', false)
     .option('--dry-run', 'print the sub-nodes and every job the queue expands into, check templates, touch nothing', false)
     .option('--debug', 'show stack traces of internal errors', false);
 }

@@ -1,5 +1,6 @@
 // `pegasus q` and `pegasus b`: load the files, connect, run the mode, print, and say which exit code the outcome means.
 import { readFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
 import { parseDuration } from '../config/duration.js';
 import { isLocalHost, loadHosts, type SubNode } from '../config/hosts.js';
 import { checkCollisions, checkEntry, expandEntry, parseQueue } from '../config/jobs.js';
@@ -9,6 +10,7 @@ import { QueueStore, queueFilesOf } from '../queue/store.js';
 import { QueueWatcher } from '../queue/watch.js';
 import { runBroadcast } from '../run/broadcast-mode.js';
 import { type RunEvent, type RunSummary } from '../run/events.js';
+import { collectInterrupted, forgetJournals, Journal, journalDirOf } from '../run/journal.js';
 import { runQueue } from '../run/queue-mode.js';
 import { refOf, type ExecutorOrError } from '../run/sessions.js';
 import { broadcastSummaryText, plainPrinter, summaryText } from '../ui/plain.js';
@@ -26,6 +28,8 @@ export interface RunFlags {
   /** --timeout, as written (90m, 30s, 1h30m). */
   readonly timeout?: string;
   readonly failFast?: boolean;
+  /** Put jobs that a run which died had started (and never finished) back at the head of the queue. */
+  readonly requeueInterrupted?: boolean;
 }
 
 /** Runs queue or broadcast mode to the end; returns the exit code. */
@@ -46,13 +50,18 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   const print = plainPrinter({ out: write(process.stdout), err: write(process.stderr) }, { printPeriod: flags.printPeriod });
   const stop = stopOnSignals((event) => print(event));
   const watcher = flags.daemon ? await QueueWatcher.start(files.queue) : undefined;
+  const journal = await Journal.open(journalDirOf(files.queue));
+  const store = new QueueStore(files, {
+    check: (entry) => checkEntry(entry, subnodes),
+    onLockNotice: (notice) => print({ type: 'lock-notice', notice }),
+    onTaken: (jobs) => journal.taken(jobs),
+  });
+  await accountForInterrupted(store, flags);
   const connections = await openConnections(flags, subnodes);
   const common = {
     subnodes,
-    store: new QueueStore(files, {
-      check: (entry) => checkEntry(entry, subnodes),
-      onLockNotice: (notice) => print({ type: 'lock-notice', notice }),
-    }),
+    store,
+    journal,
     executorFor: connections.executorFor,
     emit: print as (event: RunEvent) => void,
     signal: stop.drain,
@@ -79,6 +88,31 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     stop.dispose();
     await watcher?.close();
     await connections.close();
+    await journal.close();
+  }
+}
+
+/**
+ * Jobs that an earlier run took and never finished (it was killed, or its machine went down) are
+ * reported; with --requeue-interrupted they go back to the head of the queue (issue 5).
+ */
+async function accountForInterrupted(store: QueueStore, flags: RunFlags): Promise<void> {
+  const dir = journalDirOf(store.files.queue);
+  const { jobs, files } = await collectInterrupted(dir);
+  if (jobs.length === 0) return;
+  const list = jobs
+    .map((j) => `\n  ${j.subnode ? `[${j.subnode}] ` : ''}${typeof j.job === 'string' ? j.job : JSON.stringify(j.job)} (pid ${j.pid})`)
+    .join('');
+  if (flags.requeueInterrupted) {
+    // Back in the queue first, then the journals are forgotten: a crash in between reports them again.
+    await store.add(stringify(jobs.map((j) => j.job), { schema: 'failsafe', lineWidth: 0 }), { front: true });
+    await forgetJournals(files);
+    process.stderr.write(`pegasus: put ${jobs.length} job${jobs.length === 1 ? '' : 's'} that an earlier run took and never finished back at the head of the queue:${list}\n`);
+  } else {
+    process.stderr.write(
+      `pegasus: ${jobs.length} job${jobs.length === 1 ? '' : 's'} taken by an earlier run that died never finished (they are in consumed.yaml):${list}\n` +
+        'pegasus: run with --requeue-interrupted to put them back at the head of the queue.\n',
+    );
   }
 }
 

@@ -35,6 +35,8 @@ export interface Taken {
 export interface QueueStoreOptions {
   /** Validates an entry before any of its jobs is taken (parameters, templates on every sub-node). */
   readonly check: (entry: Entry) => void;
+  /** Records taken jobs (the run journal) after consumed.yaml is synced and before the queue is rewritten. */
+  readonly onTaken?: (jobs: readonly Job[]) => Promise<void>;
   readonly onLockNotice?: (notice: LockNotice) => void;
 }
 
@@ -76,6 +78,7 @@ export class QueueStore {
       }
       if (jobs.length > 0) {
         await appendDurably(this.files.consumed, canonicalText(jobs));
+        await this.options.onTaken?.(jobs);
         await replaceAtomically(this.files.queue, data);
       }
       return error ? { jobs, error } : { jobs };

@@ -7,6 +7,7 @@ import { type QueueStore } from '../queue/store.js';
 import { type QueueWatcher } from '../queue/watch.js';
 import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type FailedJob, type RunEvent } from './events.js';
 import { JobFeed } from './feed.js';
+import { type Journal } from './journal.js';
 import { refOf, Sessions, type ExecutorOrError } from './sessions.js';
 
 export interface BroadcastOptions {
@@ -23,6 +24,8 @@ export interface BroadcastOptions {
   readonly cancel?: AbortSignal;
   /** --timeout: stop a job that runs longer (an entry's own `timeout` wins). */
   readonly timeoutMs?: number;
+  /** Records starts and ends, so that a run that dies can be accounted for. */
+  readonly journal?: Journal;
 }
 
 /** Broadcasts jobs from the queue until it is empty (or -e aborts, or the run is cancelled). */
@@ -87,10 +90,11 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
       await store.recordFailure(job, `broadcast failed on ${where}, ${new Date().toISOString()}`);
     }
     // A cancelled broadcast goes back to the head of the queue so that no sub-node silently misses it.
-    if (cells.some((c) => c.result?.cancelled)) {
-      await store.putBack([job]);
-      break;
-    }
+    const cancelled = cells.some((c) => c.result?.cancelled);
+    if (cancelled) await store.putBack([job]);
+    const worst = failedCells[0]?.result ?? cells.find((c) => c.result)?.result;
+    if (worst) await options.journal?.finished(job, worst, cancelled);
+    if (cancelled) break;
     if (options.errorAborts && cells.some((c) => c.result && !succeeded(c.result))) {
       aborted = true;
       break;

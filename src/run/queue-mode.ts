@@ -7,6 +7,7 @@ import { type QueueStore } from '../queue/store.js';
 import { type QueueWatcher } from '../queue/watch.js';
 import { type FailedJob, type RunEvent, type RunSummary } from './events.js';
 import { JobFeed } from './feed.js';
+import { type Journal } from './journal.js';
 import { refOf, Sessions, type ExecutorOrError } from './sessions.js';
 
 export interface QueueRunOptions {
@@ -23,6 +24,8 @@ export interface QueueRunOptions {
   readonly cancel?: AbortSignal;
   /** --timeout: stop a job that runs longer (an entry's own `timeout` wins). */
   readonly timeoutMs?: number;
+  /** Records starts and ends, so that a run that dies can be accounted for. */
+  readonly journal?: Journal;
   /** --fail-fast: take no job after the first failure; running ones finish. */
   readonly failFast?: boolean;
 }
@@ -48,6 +51,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const id = nextId++;
       const command = renderJob(job, subnode);
       emit({ type: 'job-started', id, subnode: ref, job, command });
+      await options.journal?.started(job, subnode.label, 1);
       const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
       const result = await exec.run({
         command,
@@ -58,6 +62,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       // A job whose connection failed, or that was cancelled, goes back to the head of the queue: nothing is lost.
       const requeued = result.transportError !== undefined || result.cancelled;
       if (requeued) await store.putBack([job]);
+      await options.journal?.finished(job, result, requeued);
       emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued });
       if (succeeded(result)) okCount += 1;
       else {

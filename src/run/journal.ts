@@ -1,0 +1,143 @@
+// The run journal: JSON Lines recording each job when it is taken, started and finished, so a run that died can be accounted for.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { canonicalValue, type Job } from '../config/jobs.js';
+import { type ExecResult } from '../exec/types.js';
+
+/** One line of a journal file. */
+export type JournalRecord =
+  | { readonly t: 'taken'; readonly id: string; readonly job: string | Record<string, string>; readonly at: number }
+  | { readonly t: 'started'; readonly id: string; readonly subnode: string; readonly attempt: number; readonly at: number }
+  | {
+      readonly t: 'finished';
+      readonly id: string;
+      readonly outcome: 'ok' | 'failed' | 'requeued';
+      readonly exit?: number | null;
+      readonly signal?: string | null;
+      readonly at: number;
+    };
+
+/** A job an earlier run took and never finished (it died, or was killed). */
+export interface InterruptedJob {
+  /** The canonical form, as in consumed.yaml. */
+  readonly job: string | Record<string, string>;
+  /** Where it was running, if it had started. */
+  readonly subnode?: string;
+  readonly pid: number;
+}
+
+/** The journal folder of a queue: `.pegasus/journal/` beside the queue file. */
+export function journalDirOf(queueFile: string): string {
+  return path.join(path.dirname(queueFile), '.pegasus', 'journal');
+}
+
+/**
+ * One run's journal, a file of its own (`<pid>-<random>.jsonl`) so that concurrent runs on one
+ * queue never interleave. `taken` records are synced before the queue file is rewritten
+ * (issue 5: no taken job can go unrecorded); the others are plain appends.
+ */
+export class Journal {
+  private readonly handle: FileHandle;
+  private readonly ids = new WeakMap<Job, string>();
+
+  private constructor(handle: FileHandle) {
+    this.handle = handle;
+  }
+
+  /** Opens this run's journal file. */
+  static async open(dir: string): Promise<Journal> {
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${process.pid}-${randomBytes(4).toString('hex')}.jsonl`);
+    return new Journal(await open(file, 'a'));
+  }
+
+  /** Records jobs as taken, durably; called between the consumed.yaml append and the queue rewrite. */
+  async taken(jobs: readonly Job[]): Promise<void> {
+    const lines = jobs.map((job) => {
+      const id = randomBytes(6).toString('hex');
+      this.ids.set(job, id);
+      return line({ t: 'taken', id, job: canonicalValue(job), at: Date.now() });
+    });
+    await this.handle.appendFile(lines.join(''));
+    await this.handle.sync();
+  }
+
+  /** Records that a job started on a sub-node. */
+  async started(job: Job, subnode: string, attempt: number): Promise<void> {
+    const id = this.ids.get(job);
+    if (id) await this.handle.appendFile(line({ t: 'started', id, subnode, attempt, at: Date.now() }));
+  }
+
+  /** Records how a job ended; a job put back in the queue counts as ended too. */
+  async finished(job: Job, result: ExecResult, requeued: boolean): Promise<void> {
+    const id = this.ids.get(job);
+    if (!id) return;
+    const outcome = requeued ? 'requeued' : result.exitCode === 0 && !result.timedOut && !result.cancelled ? 'ok' : 'failed';
+    await this.handle.appendFile(line({ t: 'finished', id, outcome, exit: result.exitCode, signal: result.signal, at: Date.now() }));
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+function line(record: JournalRecord): string {
+  return `${JSON.stringify(record)}\n`;
+}
+
+/**
+ * Reads the journals of runs that are no longer alive: returns the jobs they took and never
+ * finished, and the journal files that hold them. Journals with nothing left to tell are removed.
+ */
+export async function collectInterrupted(dir: string): Promise<{ readonly jobs: InterruptedJob[]; readonly files: string[] }> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return { jobs: [], files: [] };
+  }
+  const jobs: InterruptedJob[] = [];
+  const files: string[] = [];
+  for (const name of names) {
+    const pid = Number(/^(\d+)-[0-9a-f]+\.jsonl$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    const file = path.join(dir, name);
+    const open = new Map<string, { job: InterruptedJob['job']; subnode?: string }>();
+    for (const text of (await readFile(file, 'utf8')).split('\n')) {
+      if (!text) continue;
+      let record: JournalRecord;
+      try {
+        record = JSON.parse(text) as JournalRecord;
+      } catch {
+        continue; // a line cut short by the crash
+      }
+      if (record.t === 'taken') open.set(record.id, { job: record.job });
+      else if (record.t === 'started') {
+        const entry = open.get(record.id);
+        if (entry) entry.subnode = record.subnode;
+      } else open.delete(record.id);
+    }
+    if (open.size === 0) {
+      await rm(file, { force: true });
+      continue;
+    }
+    files.push(file);
+    for (const entry of open.values()) jobs.push({ job: entry.job, pid, ...(entry.subnode ? { subnode: entry.subnode } : {}) });
+  }
+  return { jobs, files };
+}
+
+/** Forgets journals whose interrupted jobs have been put back in the queue. */
+export async function forgetJournals(files: readonly string[]): Promise<void> {
+  await Promise.all(files.map((file) => rm(file, { force: true })));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

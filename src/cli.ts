@@ -35,6 +35,8 @@ function buildProgram(): Command {
     .showHelpAfterError('(run pegasus --help for usage)');
   runOptions(program.command('q').alias('queue').description('queue mode: each job runs once, on the next free sub-node'))
     .option('--fail-fast', 'take no new job after the first failure (running ones finish); exit 1', false)
+    .option('--retries <n>', 'further attempts for a job whose connection failed, on any sub-node', nonNegativeInt, 2)
+    .option('--retry-failed', 'retry jobs that exit non-zero too (up to --retries)', false)
     .action(async (flags) => {
       const { runMode } = await import('./cli/run-command.js');
       process.exitCode = await runMode('queue', flags);

@@ -30,6 +30,8 @@ export interface RunFlags {
   readonly failFast?: boolean;
   /** Put jobs that a run which died had started (and never finished) back at the head of the queue. */
   readonly requeueInterrupted?: boolean;
+  readonly retries?: number;
+  readonly retryFailed?: boolean;
 }
 
 /** Runs queue or broadcast mode to the end; returns the exit code. */
@@ -72,7 +74,12 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   try {
     let summary: RunSummary;
     if (mode === 'queue') {
-      summary = await runQueue({ ...common, failFast: flags.failFast ?? false });
+      summary = await runQueue({
+        ...common,
+        failFast: flags.failFast ?? false,
+        retries: flags.retries ?? 2,
+        retryFailed: flags.retryFailed ?? false,
+      });
       process.stderr.write(summaryText(summary));
     } else {
       const broadcast = await runBroadcast({ ...common, errorAborts: flags.errorAborts ?? false });

@@ -82,6 +82,16 @@ class HostConnections implements Executor {
     }
   }
 
+  async reconnect(): Promise<TransportError | undefined> {
+    if (this.conns.some((c) => c.alive)) return undefined;
+    try {
+      await (this.opening ?? this.open());
+      return undefined;
+    } catch (error) {
+      return asTransportError(this.host, error);
+    }
+  }
+
   close(): void {
     for (const conn of this.conns) conn.client.end();
   }

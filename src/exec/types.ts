@@ -33,6 +33,8 @@ export interface ExecResult {
 /** Runs commands on one sub-node. */
 export interface Executor {
   run(request: ExecRequest): Promise<ExecResult>;
+  /** After a lost connection: connects again if no connection is up; resolves with the reason when that fails. */
+  reconnect?(): Promise<TransportError | undefined>;
 }
 
 /** How a job ended, in a few words: "exit 3", "signal SIGKILL", "timed out", "cancelled", "lost connection". */

@@ -60,15 +60,16 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
   }
 
   for (;;) {
-    const job = await feed.next();
-    if (!job) break;
+    const fed = await feed.next();
+    if (!fed) break;
+    const job = fed.job;
     const cells = await Promise.all(
       opened.map(async ({ subnode, exec }): Promise<BroadcastCell> => {
         const ref = refOf(subnode);
         if (!exec || sessions.isDead(subnode.host)) return { subnode: ref };
         const id = nextId++;
         const command = renderJob(job, subnode);
-        emit({ type: 'job-started', id, subnode: ref, job, command });
+        emit({ type: 'job-started', id, subnode: ref, job, command, attempt: 1 });
         const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
         const result = await exec.run({
           command,
@@ -94,6 +95,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
     if (cancelled) await store.putBack([job]);
     const worst = failedCells[0]?.result ?? cells.find((c) => c.result)?.result;
     if (worst) await options.journal?.finished(job, worst, cancelled);
+    feed.done();
     if (cancelled) break;
     if (options.errorAborts && cells.some((c) => c.result && !succeeded(c.result))) {
       aborted = true;

@@ -13,8 +13,20 @@ export interface SubNodeRef {
 
 export type RunEvent =
   | { readonly type: 'host-connected'; readonly host: string }
+  /** The host cannot be used: unreachable at start, refused (host key, auth), or quarantined after reconnects failed. */
   | { readonly type: 'host-failed'; readonly host: string; readonly error: TransportError }
-  | { readonly type: 'job-started'; readonly id: number; readonly subnode: SubNodeRef; readonly job: Job; readonly command: string }
+  /** The connection to a host was lost; pegasus tries again after `retryInMs`. */
+  | { readonly type: 'host-lost'; readonly host: string; readonly error: TransportError; readonly retryInMs: number }
+  | { readonly type: 'host-reconnected'; readonly host: string }
+  | {
+      readonly type: 'job-started';
+      readonly id: number;
+      readonly subnode: SubNodeRef;
+      readonly job: Job;
+      readonly command: string;
+      /** 1 for the first try; more when the job is retried after a transport failure. */
+      readonly attempt: number;
+    }
   | { readonly type: 'job-output'; readonly id: number; readonly subnode: SubNodeRef; readonly stream: StreamName; readonly line: string }
   | {
       readonly type: 'job-finished';
@@ -23,8 +35,11 @@ export type RunEvent =
       readonly job: Job;
       readonly command: string;
       readonly result: ExecResult;
-      /** The job went back to the head of the queue (its transport failed). */
+      /** The job went back to the head of the queue (it was cancelled). */
       readonly requeued: boolean;
+      /** The job will be tried again (its connection failed, or --retry-failed), on any sub-node. */
+      readonly retrying?: boolean;
+      readonly attempt?: number;
     }
   /** A bad entry at the head; `waiting`: the daemon waits for the file to be fixed, else the run stops. */
   | { readonly type: 'queue-error'; readonly error: ConfigError; readonly waiting: boolean }
@@ -42,6 +57,8 @@ export interface FailedJob {
   readonly command: string;
   readonly result: ExecResult;
   readonly requeued: boolean;
+  /** How many times it was tried. */
+  readonly attempts?: number;
 }
 
 /** How a run ended. */
@@ -54,6 +71,10 @@ export interface RunSummary {
   readonly queueError?: ConfigError;
   /** True when jobs may remain queued because no sub-node was left to run them. */
   readonly stranded: boolean;
+  /** Jobs that were waiting for a retry when the run ended, put back at the head of the queue. */
+  readonly putBack?: number;
+  /** Jobs that needed a second attempt or more. */
+  readonly retried?: number;
   readonly durationMs: number;
 }
 

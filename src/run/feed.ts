@@ -17,9 +17,20 @@ export interface FeedOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Hands out jobs one at a time to the sub-node loops of either mode. */
+/** A job handed to a sub-node, with how many times it has been tried (1 for the first). */
+export interface FedJob {
+  readonly job: Job;
+  readonly attempt: number;
+}
+
+/** Hands out jobs one at a time to the sub-node loops of either mode; jobs to retry come first. */
 export class JobFeed {
   private readonly options: FeedOptions;
+  private readonly retries: FedJob[] = [];
+  /** Jobs handed out and not yet reported done: while some run, an idle loop may still get a retry. */
+  private inFlight = 0;
+  private wake: (() => void) | undefined;
+  private woken = Promise.resolve();
   /** The bad entry that ended a run that is not a daemon. */
   private stopError: ConfigError | undefined;
   private idleSaid = false;
@@ -35,11 +46,30 @@ export class JobFeed {
     return this.stopError;
   }
 
+  /** Hands a job back for another attempt; it goes to the next free sub-node, ahead of the queue file. */
+  retry(fed: FedJob): void {
+    this.retries.push({ job: fed.job, attempt: fed.attempt + 1 });
+    this.poke();
+  }
+
+  /** Reports that a job handed out by next() has ended (or was handed back with retry()). */
+  done(): void {
+    this.inFlight -= 1;
+    this.poke();
+  }
+
+  /** Jobs still waiting to be retried when the run ends; the caller puts them back in the queue file. */
+  leftovers(): Job[] {
+    return this.retries.splice(0).map((r) => r.job);
+  }
+
   /** The next job, or undefined when the run should stop taking jobs (queue drained, bad entry, cancelled). */
-  async next(): Promise<Job | undefined> {
+  async next(): Promise<FedJob | undefined> {
     const { store, watcher, emit, signal } = this.options;
     for (;;) {
       if (signal?.aborted || this.stopError) return undefined;
+      const retry = this.retries.shift();
+      if (retry) return this.handOut(retry);
       const seen = watcher?.version ?? 0;
       let taken;
       try {
@@ -52,7 +82,7 @@ export class JobFeed {
       if (job) {
         this.idleSaid = this.missingSaid = false;
         this.lastErrorSaid = '';
-        return job;
+        return this.handOut({ job, attempt: 1 });
       }
       if (taken.error) {
         if (!watcher) {
@@ -72,7 +102,10 @@ export class JobFeed {
           emit({ type: 'queue-error', error: taken.error, waiting: true });
         }
       } else if (!watcher) {
-        return undefined;
+        // The queue is drained; a job running elsewhere may still come back for a retry.
+        if (this.inFlight === 0) return undefined;
+        await this.waitForPoke(signal);
+        continue;
       } else if (taken.missing) {
         if (!this.missingSaid) emit({ type: 'queue-missing', file: store.files.queue });
         this.missingSaid = true;
@@ -80,7 +113,33 @@ export class JobFeed {
         this.idleSaid = true;
         emit({ type: 'queue-idle', file: store.files.queue });
       }
-      await watcher.changedSince(seen, signal);
+      await Promise.race([watcher.changedSince(seen, signal), this.waitForPoke(signal)]);
     }
+  }
+
+  private handOut(fed: FedJob): FedJob {
+    this.inFlight += 1;
+    return fed;
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Resolves at the next retry() or done(), or when `signal` aborts. */
+  private waitForPoke(signal: AbortSignal | undefined): Promise<void> {
+    if (!this.wake) this.woken = new Promise((resolve) => (this.wake = resolve));
+    const woken = this.woken;
+    if (!signal) return woken;
+    return new Promise((resolve) => {
+      const onAbort = (): void => resolve();
+      signal.addEventListener('abort', onAbort, { once: true });
+      void woken.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
   }
 }

@@ -1,12 +1,12 @@
 // Queue mode: every free sub-node takes the next job from the head of the queue and runs it.
+import { parseDuration } from '../config/duration.js';
 import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
-import { parseDuration } from '../config/duration.js';
-import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
+import { describeOutcome, succeeded, type ExecResult, type Executor } from '../exec/types.js';
 import { type QueueStore } from '../queue/store.js';
 import { type QueueWatcher } from '../queue/watch.js';
 import { type FailedJob, type RunEvent, type RunSummary } from './events.js';
-import { JobFeed } from './feed.js';
+import { JobFeed, type FedJob } from './feed.js';
 import { type Journal } from './journal.js';
 import { refOf, Sessions, type ExecutorOrError } from './sessions.js';
 
@@ -28,12 +28,17 @@ export interface QueueRunOptions {
   readonly journal?: Journal;
   /** --fail-fast: take no job after the first failure; running ones finish. */
   readonly failFast?: boolean;
+  /** --retries: further attempts for a job whose connection failed (default 2). */
+  readonly retries?: number;
+  /** --retry-failed: jobs that exit non-zero are retried too. */
+  readonly retryFailed?: boolean;
 }
 
 /** Runs the queue until it is empty (or nothing can run it, or the run is cancelled), and says how it went. */
 export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const started = performance.now();
   const { store, emit, signal } = options;
+  const retries = options.retries ?? 2;
   const sessions = new Sessions(options.executorFor, emit);
   // Taking stops on the run's signal (Ctrl-C) or, with --fail-fast, at the first failure.
   const failFast = new AbortController();
@@ -41,36 +46,58 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking });
   let nextId = 1;
   let okCount = 0;
+  let retried = 0;
   const failed: FailedJob[] = [];
 
-  const worker = async (subnode: SubNode, exec: Executor): Promise<void> => {
+  /** Decides what happens to a job after one attempt: done, failed, put back, or tried again. */
+  const settle = async (fed: FedJob, subnode: SubNode, command: string, result: ExecResult): Promise<{ requeued: boolean; retrying: boolean }> => {
+    const { job, attempt } = fed;
+    // Transport failures are retried; job failures only with --retry-failed (DESIGN invariant 6).
+    const retryable = result.transportError !== undefined || (options.retryFailed === true && !succeeded(result) && !result.timedOut);
+    if (result.cancelled) {
+      await store.putBack([job]); // nothing is lost: it goes back to the head of the queue
+      await options.journal?.finished(job, result, true);
+      failed.push({ subnode: refOf(subnode), command, result, requeued: true, attempts: attempt });
+      return { requeued: true, retrying: false };
+    }
+    if (retryable && attempt <= retries && !stopTaking.aborted) {
+      if (attempt === 1) retried += 1;
+      feed.retry(fed); // the journal keeps it open until its last attempt ends
+      return { requeued: false, retrying: true };
+    }
+    await options.journal?.finished(job, result, false);
+    if (succeeded(result)) {
+      okCount += 1;
+    } else {
+      failed.push({ subnode: refOf(subnode), command, result, requeued: false, attempts: attempt });
+      await store.recordFailure(job, `failed on ${subnode.label}: ${describeOutcome(result)}, attempt ${attempt}, ${new Date().toISOString()}`);
+      if (options.failFast) failFast.abort();
+    }
+    return { requeued: false, retrying: false };
+  };
+
+  const worker = async (subnode: SubNode, first: Executor): Promise<void> => {
     const ref = refOf(subnode);
-    while (!sessions.isDead(subnode.host)) {
-      const job = await feed.next();
-      if (!job) return;
+    let exec: Executor | undefined = first;
+    while (exec && !sessions.isDead(subnode.host)) {
+      const fed = await feed.next();
+      if (!fed) return;
       const id = nextId++;
-      const command = renderJob(job, subnode);
-      emit({ type: 'job-started', id, subnode: ref, job, command });
-      await options.journal?.started(job, subnode.label, 1);
-      const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
+      const command = renderJob(fed.job, subnode);
+      emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt });
+      await options.journal?.started(fed.job, subnode.label, fed.attempt);
+      const timeoutMs = fed.job.timeout ? parseDuration(fed.job.timeout) : options.timeoutMs;
       const result = await exec.run({
         command,
         onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
         ...(options.cancel ? { signal: options.cancel } : {}),
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
       });
-      // A job whose connection failed, or that was cancelled, goes back to the head of the queue: nothing is lost.
-      const requeued = result.transportError !== undefined || result.cancelled;
-      if (requeued) await store.putBack([job]);
-      await options.journal?.finished(job, result, requeued);
-      emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued });
-      if (succeeded(result)) okCount += 1;
-      else {
-        failed.push({ subnode: ref, command, result, requeued });
-        if (!requeued) await store.recordFailure(job, `failed on ${subnode.label}: ${describeOutcome(result)}, ${new Date().toISOString()}`);
-        if (options.failFast && !requeued) failFast.abort();
-      }
-      if (result.transportError) sessions.markDead(subnode.host, result.transportError);
+      const { requeued, retrying } = await settle(fed, subnode, command, result);
+      emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt });
+      feed.done();
+      // A lost connection: try to get the host back; its sub-nodes wait, the others keep going.
+      if (result.transportError) exec = await sessions.reconnect(subnode, exec, result.transportError, stopTaking);
     }
   };
 
@@ -81,6 +108,12 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       if (exec) await worker(subnode, exec);
     }),
   );
+  // Retries nobody was left to run go back to the head of the queue: nothing is lost.
+  const leftovers = feed.leftovers();
+  if (leftovers.length > 0) {
+    await store.putBack(leftovers);
+    for (const job of leftovers) await options.journal?.finished(job, { exitCode: null, signal: null, durationMs: 0, cancelled: false }, true);
+  }
   const queueError = feed.error;
   return {
     succeeded: okCount,
@@ -89,6 +122,8 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     ...(queueError ? { queueError } : {}),
     // Sub-nodes of a dead host stop; when no host is left, the queue may still hold work.
     stranded: options.subnodes.every((s) => sessions.isDead(s.host)),
+    putBack: leftovers.length,
+    retried,
     durationMs: performance.now() - started,
   };
 }

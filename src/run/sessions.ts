@@ -2,7 +2,11 @@
 import { type SubNode } from '../config/hosts.js';
 import { type TransportError } from '../errors.js';
 import { type Executor } from '../exec/types.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type RunEvent, type SubNodeRef } from './events.js';
+
+/** Reconnection attempts after a lost connection before the host's sub-nodes are quarantined. */
+const RECONNECT_TRIES = 3;
 
 /** A connected executor, or why the host cannot be used. */
 export type ExecutorOrError = { readonly executor: Executor } | { readonly error: TransportError };
@@ -12,6 +16,7 @@ export class Sessions {
   private readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
   private readonly emit: (event: RunEvent) => void;
   private readonly dead = new Set<string>();
+  private readonly reconnecting = new Map<string, Promise<boolean>>();
 
   constructor(executorFor: (subnode: SubNode) => Promise<ExecutorOrError>, emit: (event: RunEvent) => void) {
     this.executorFor = executorFor;
@@ -34,6 +39,42 @@ export class Sessions {
     if (this.dead.has(host)) return;
     this.dead.add(host);
     this.emit({ type: 'host-failed', host, error });
+  }
+
+  /**
+   * After a lost connection: reconnects with exponential backoff (1 s, 2 s, 4 s), shared by the
+   * host's sub-nodes. Resolves with the executor once the host is back, or undefined when it is
+   * quarantined (reported; the other hosts keep draining the queue) or the run stops.
+   */
+  reconnect(subnode: SubNode, exec: Executor, lost: TransportError, signal?: AbortSignal): Promise<Executor | undefined> {
+    let pending = this.reconnecting.get(subnode.host);
+    if (!pending) {
+      pending = this.reconnectHost(subnode.host, exec, lost, signal);
+      this.reconnecting.set(subnode.host, pending);
+      void pending.finally(() => this.reconnecting.delete(subnode.host));
+    }
+    return pending.then((ok) => (ok ? exec : undefined));
+  }
+
+  private async reconnectHost(host: string, exec: Executor, lost: TransportError, signal?: AbortSignal): Promise<boolean> {
+    let error = lost;
+    for (let attempt = 1; attempt <= RECONNECT_TRIES && exec.reconnect; attempt++) {
+      const waitMs = 1000 * 2 ** (attempt - 1);
+      this.emit({ type: 'host-lost', host, error, retryInMs: waitMs });
+      try {
+        await delay(waitMs, undefined, signal ? { signal } : {});
+      } catch {
+        return false; // the run is stopping
+      }
+      const failure = await exec.reconnect();
+      if (!failure) {
+        this.emit({ type: 'host-reconnected', host });
+        return true;
+      }
+      error = failure;
+    }
+    this.markDead(host, error);
+    return false;
   }
 
   isDead(host: string): boolean {

@@ -39,7 +39,7 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
       case 'job-started':
         running.set(event.id, { label: event.subnode.label, command: event.command, since: Date.now() });
         lineCounts.set(event.id, 0);
-        sinks.out(`[${event.subnode.label}] === run ${oneLine(event.command)} ===\n`);
+        sinks.out(`[${event.subnode.label}] === run ${oneLine(event.command)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} ===\n`);
         return;
       case 'job-output': {
         const seen = (lineCounts.get(event.id) ?? 0) + 1;
@@ -50,12 +50,20 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
       case 'job-finished':
         running.delete(event.id);
         lineCounts.delete(event.id);
-        sinks.out(`[${event.subnode.label}] === ${describeEnd(event.result)}${event.requeued ? ', job put back at the head of the queue' : ''} ===\n`);
+        sinks.out(
+          `[${event.subnode.label}] === ${describeEnd(event.result)}${event.requeued ? ', job put back at the head of the queue' : ''}${event.retrying ? ', will be retried on the next free sub-node' : ''} ===\n`,
+        );
         return;
       case 'host-connected':
         return;
       case 'host-failed':
         sinks.err(`pegasus: host ${event.host}: ${event.error.message}\n`);
+        return;
+      case 'host-lost':
+        sinks.err(`pegasus: host ${event.host}: ${event.error.message}; reconnecting in ${(event.retryInMs / 1000).toFixed(0)}s.\n`);
+        return;
+      case 'host-reconnected':
+        sinks.err(`pegasus: host ${event.host}: reconnected.\n`);
         return;
       case 'queue-error':
         sinks.err(`pegasus: ${event.error.describe()}\n`);
@@ -100,8 +108,11 @@ export function summaryText(summary: RunSummary): string {
   const total = summary.succeeded + summary.failed.length;
   lines.push(`pegasus: ${total} job${total === 1 ? '' : 's'} run, ${summary.succeeded} succeeded, ${summary.failed.length} failed (${(summary.durationMs / 1000).toFixed(1)}s).`);
   for (const failure of summary.failed) {
-    lines.push(`  FAILED [${failure.subnode.label}] ${describeEnd(failure.result)}${failure.requeued ? ' (put back in the queue)' : ''}: ${oneLine(failure.command)}`);
+    const attempts = failure.attempts && failure.attempts > 1 ? ` after ${failure.attempts} attempts` : '';
+    lines.push(`  FAILED [${failure.subnode.label}] ${describeEnd(failure.result)}${attempts}${failure.requeued ? ' (put back in the queue)' : ''}: ${oneLine(failure.command)}`);
   }
+  if (summary.retried) lines.push(`  ${summary.retried} job${summary.retried === 1 ? '' : 's'} needed more than one attempt.`);
+  if (summary.putBack) lines.push(`  ${summary.putBack} job${summary.putBack === 1 ? '' : 's'} waiting for a retry went back to the head of the queue.`);
   if (summary.deadHosts.length > 0) lines.push(`  unreachable or lost hosts: ${summary.deadHosts.join(', ')}`);
   if (summary.stranded) lines.push('  no host was left to run jobs; what remains is still in the queue file.');
   if (summary.queueError) {

@@ -1,6 +1,6 @@
 // `pegasus b` against real sshd hosts: every job on every sub-node in lockstep, -e stops at the first failure.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -20,6 +20,7 @@ after(async () => {
 async function workspace(hosts: string, queue: (dir: string) => string) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-bcast-'));
   dirs.push(dir);
+  await chmod(dir, 0o777); // the jobs run as the fleet's (non-root) user and write here
   await writeFile(path.join(dir, 'hosts.yaml'), hosts);
   await writeFile(path.join(dir, 'queue.yaml'), queue(dir));
   const config = path.join(dir, 'ssh_config');

@@ -10,21 +10,24 @@ import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { liveInGroup, liveMatching, waitGroupGone, waitNoneMatching } from '../helpers/procs.js';
 
 let fleet: Fleet;
+let rootFleet: Fleet;
 const dirs: string[] = [];
 before(async () => {
   fleet = await startFleet({ hosts: 1 });
+  rootFleet = await startFleet({ hosts: 1, user: 'root' });
 });
 after(async () => {
   await fleet.stop();
+  await rootFleet.stop();
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function workspace(hosts: string, queue: string) {
+async function workspace(hosts: string, queue: string, sshConfig = () => fleet.sshConfigPath) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-cancel-'));
   dirs.push(dir);
   await writeFile(path.join(dir, 'hosts.yaml'), hosts);
   await writeFile(path.join(dir, 'queue.yaml'), queue);
-  const start = () => startPegasus(['q', '--ssh-config', fleet.sshConfigPath], { cwd: dir });
+  const start = () => startPegasus(['q', '--ssh-config', sshConfig()], { cwd: dir });
   return { dir, start, read: (name: string) => readFile(path.join(dir, name), 'utf8').catch(() => '<missing>') };
 }
 
@@ -61,18 +64,20 @@ test('second Ctrl-C: the running job is cancelled as a tree and goes back to the
   assert.equal(await ws.read('queue.yaml'), TREE);
 });
 
-test('SIGTERM cancels a remote job as a whole tree (sshd ignores signals for root) and exits 143', async () => {
-  const ws = await workspace('- node1\n', TREE);
-  const pegasus = ws.start();
-  const pgid = Number((await pegasus.stdout(/pgid=(\d+)/))[1]);
-  assert.ok((await liveInGroup(pgid)).length >= 3, 'the job tree runs on the host');
-  process.kill(pegasus.pid, 'SIGTERM');
-  const result = await pegasus.exited;
-  assert.equal(result.code, 143);
-  assert.deepEqual(await liveInGroup(pgid), [], 'nothing of the job is left on the host');
-  assert.match(result.stdout, /^\[node1\] === cancelled \([\d.]+s\), job put back at the head of the queue ===$/m);
-  assert.equal(await ws.read('queue.yaml'), TREE);
-});
+for (const user of ['non-root', 'root'] as const) {
+  test(`SIGTERM cancels a remote job as a whole tree for a ${user} login (sshd ignores signals for root) and exits 143`, async () => {
+    const ws = await workspace('- node1\n', TREE, () => (user === 'root' ? rootFleet : fleet).sshConfigPath);
+    const pegasus = ws.start();
+    const pgid = Number((await pegasus.stdout(/pgid=(\d+)/))[1]);
+    assert.ok((await liveInGroup(pgid)).length >= 3, 'the job tree runs on the host');
+    process.kill(pegasus.pid, 'SIGTERM');
+    const result = await pegasus.exited;
+    assert.equal(result.code, 143);
+    assert.deepEqual(await liveInGroup(pgid), [], 'nothing of the job is left on the host');
+    assert.match(result.stdout, /^\[node1\] === cancelled \([\d.]+s\), job put back at the head of the queue ===$/m);
+    assert.equal(await ws.read('queue.yaml'), TREE);
+  });
+}
 
 for (const host of ['node1', 'localhost']) {
   test(`pegasus killed with SIGKILL: the job on ${host} is stopped as a tree, nothing is left running`, async () => {

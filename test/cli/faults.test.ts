@@ -40,7 +40,7 @@ for (const host of ['node1', 'localhost']) {
     assert.match(result.stdout, new RegExp(`^\\[${host}\\] === timed out after [\\d.]+s, stopped ===$`, 'm'));
     assert.match(result.stdout, new RegExp(`^\\[${host}\\] after$`, 'm'), 'the run goes on');
     assert.match(result.stderr, /FAILED \[.*\] timed out after/);
-    assert.match(await ws.read('failed.yaml'), new RegExp(`^# failed on ${host}: timed out, \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\n- echo pgid=\\$\\$; sleep 300 & sleep 300; wait\\n$`));
+    assert.match(await ws.read('failed.yaml'), new RegExp(`^# failed on ${host}: timed out, attempt 1, \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\n- echo pgid=\\$\\$; sleep 300 & sleep 300; wait\\n$`));
   });
 }
 
@@ -75,7 +75,7 @@ test('failed jobs land in failed.yaml in canonical form; appending it to the que
   const first = await ws.run();
   assert.equal(first.code, 1);
   const failed = await ws.read('failed.yaml');
-  assert.match(failed, /^# failed on localhost: exit 1, .*\n- command: test -e \{\{dir\}\}\/ok-\{\{n\}\}\n {2}dir: .*\n {2}n: 2\n$/);
+  assert.match(failed, /^# failed on localhost: exit 1, attempt 1, .*\n- command: test -e \{\{dir\}\}\/ok-\{\{n\}\}\n {2}dir: .*\n {2}n: 2\n$/);
   await writeFile(path.join(ws.dir, 'ok-2'), '');
   await appendFile(path.join(ws.dir, 'queue.yaml'), failed); // cat failed.yaml >> queue.yaml
   const rerun = await ws.run();

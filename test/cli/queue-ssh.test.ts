@@ -1,7 +1,7 @@
 // `pegasus q` against real sshd processes on 127.0.0.N: draining over SSH, quoting, host keys, unreachable hosts.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -24,6 +24,7 @@ after(async () => {
 async function workspace(files: Record<string, string>) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-ssh-'));
   dirs.push(dir);
+  await chmod(dir, 0o777); // the jobs run as the fleet's (non-root) user and write here
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
   const read = (name: string) => readFile(path.join(dir, name), 'utf8').catch(() => '<missing>');
   const pegasus = (...args: string[]) => runPegasus(['q', '--ssh-config', fleet.sshConfigPath, ...args], { cwd: dir });
@@ -138,7 +139,7 @@ function hostBlock(alias: string, lines: readonly string[]): string {
 test('ProxyJump: a host reached through another host runs jobs; a broken jump host fails that host only', async () => {
   const target = fleet.hosts[1]!;
   const clientKey = path.join(fleet.dir, 'client_key');
-  const common = [`HostName ${target.address}`, `Port ${target.port}`, 'User root', `IdentityFile ${clientKey}`, 'IdentitiesOnly yes', `UserKnownHostsFile ${fleet.knownHostsPath}`];
+  const common = [`HostName ${target.address}`, `Port ${target.port}`, `User ${fleet.user}`, `IdentityFile ${clientKey}`, 'IdentitiesOnly yes', `UserKnownHostsFile ${fleet.knownHostsPath}`];
   const ws = await workspace({ 'hosts.yaml': '- viajump\n', 'queue.yaml': '- echo through the jump\n' });
   const config = path.join(ws.dir, 'ssh_config');
   await writeFile(
@@ -168,7 +169,7 @@ test('keys held by ssh-agent (SSH_AUTH_SOCK) log in when no key file is usable',
     const host = fleet.hosts[0]!;
     await writeFile(
       config,
-      hostBlock('agentnode', [`HostName ${host.address}`, `Port ${host.port}`, 'User root', `IdentityFile ${ws.dir}/no_such_key`, `UserKnownHostsFile ${fleet.knownHostsPath}`]),
+      hostBlock('agentnode', [`HostName ${host.address}`, `Port ${host.port}`, `User ${fleet.user}`, `IdentityFile ${ws.dir}/no_such_key`, `UserKnownHostsFile ${fleet.knownHostsPath}`]),
     );
     const withAgent = await runPegasus(['q', '--ssh-config', config], { cwd: ws.dir, env: { SSH_AUTH_SOCK: socket } });
     assert.equal(withAgent.code, 0, withAgent.stderr);
@@ -178,7 +179,7 @@ test('keys held by ssh-agent (SSH_AUTH_SOCK) log in when no key file is usable',
     await writeFile(path.join(ws.dir, 'queue.yaml'), '- echo never\n');
     const withoutAgent = await runPegasus(['q', '--ssh-config', config], { cwd: ws.dir, env: { SSH_AUTH_SOCK: '' } });
     assert.equal(withoutAgent.code, 1);
-    assert.match(withoutAgent.stderr, /cannot log in to agentnode as root: every key was refused/);
+    assert.match(withoutAgent.stderr, new RegExp(`cannot log in to agentnode as ${fleet.user}: every key was refused`));
   } finally {
     process.kill(agentPid, 'SIGTERM');
   }

@@ -12,6 +12,17 @@ import { freezeTree, signalQuietly, waitGone } from './procs.js';
 import { makeTmpDir, removeTmpDir } from './tmp.js';
 
 const SSHD = '/usr/sbin/sshd';
+/** The default login user of test fleets. */
+export const TEST_USER = 'pegasus-test';
+
+/** Creates the test user (shell /bin/sh, which reads no startup file for `sh -c`) unless it exists. */
+async function ensureTestUser(): Promise<void> {
+  try {
+    await run('id', ['-u', TEST_USER]);
+  } catch {
+    await run('useradd', ['--create-home', '--shell', '/bin/sh', TEST_USER]);
+  }
+}
 const run = promisify(execFile);
 
 /** One sshd of the fleet. */
@@ -47,7 +58,11 @@ export interface Fleet {
 
 export interface FleetOptions {
   readonly hosts: number;
-  /** Login user written into the ssh config; root unless told. */
+  /**
+   * Login user written into the ssh config. By default a test user with /bin/sh as its shell
+   * (created when missing): root's login shell here sources ~/.bashrc, whose `pyenv rehash`
+   * waits 60 s on a lock left behind whenever a session is killed in the middle of it.
+   */
   readonly user?: string;
   /** Gives up starting (default: after 30 s). */
   readonly signal?: AbortSignal;
@@ -56,7 +71,8 @@ export interface FleetOptions {
 /** Starts `hosts` sshd processes in parallel on 127.0.0.2… (one shared free port) and writes an ssh config naming them node1… */
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const signal = options.signal ?? AbortSignal.timeout(30_000);
-  const user = options.user ?? 'root';
+  const user = options.user ?? TEST_USER;
+  if (user === TEST_USER) await ensureTestUser();
   const dir = await makeTmpDir('pegasus-fleet-');
   try {
     // sshd reads authorized_keys as the login user, so a non-root user must be able to reach it.

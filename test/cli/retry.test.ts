@@ -4,7 +4,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startPegasus } from '../helpers/cli.js';
+import net from 'node:net';
+import { runPegasus, startPegasus } from '../helpers/cli.js';
+import { descendantsOf, signalQuietly, waitGroupGone } from '../helpers/procs.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 
 let fleet: Fleet;
@@ -37,4 +39,65 @@ test('sshd of one host dies while its job runs: the job is retried on the other 
   assert.match(result.stderr, /2 jobs run, 2 succeeded, 0 failed/);
   assert.match(result.stderr, /1 job needed more than one attempt/);
   assert.equal(await readFile(path.join(dir, 'queue.yaml'), 'utf8'), '');
+});
+
+/** The sshd processes of a host (listener and sessions), not the commands they run. */
+async function sshdTree(listener: number): Promise<number[]> {
+  const below = await descendantsOf([listener]);
+  const sshd: number[] = [listener];
+  for (const pid of below) {
+    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    if (comm.trim() === 'sshd') sshd.push(pid);
+  }
+  return sshd;
+}
+
+test('a link that goes silent (sshd frozen): keepalive notices, the job is retried elsewhere, and the frozen host stops its job itself', async () => {
+  const frozenFleet = await startFleet({ hosts: 2 });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-freeze-'));
+  dirs.push(dir);
+  let frozen: number[] = [];
+  try {
+    await writeFile(path.join(dir, 'hosts.yaml'), '- node1\n- node2\n');
+    await writeFile(path.join(dir, 'queue.yaml'), '- command: echo pgid=$$ on {{hostname}} job {{n}}; sleep 3; echo done {{n}}\n  n: [a, b]\n');
+    // The ssh config's keepalive and connect timeout are honoured; short ones keep this test short
+    // (defaults: a dead link is noticed within 15 s, a mute host given up after 20 s).
+    const config = path.join(dir, 'ssh_config');
+    await writeFile(config, `Host *\n  ServerAliveInterval 2\n  ServerAliveCountMax 2\n  ConnectTimeout 3\n\n${await readFile(frozenFleet.sshConfigPath, 'utf8')}`);
+    const pegasus = startPegasus(['q', '--ssh-config', config], { cwd: dir });
+    const match = await pegasus.stdout(/pgid=(\d+) on node1 job ([ab])/);
+    const pgid = Number(match[1]);
+    // The connection stays open but nothing crosses it: no FIN, no RST, as when a network drops.
+    frozen = await sshdTree(frozenFleet.hosts[0]!.pid);
+    for (const pid of frozen) signalQuietly(pid, 'SIGSTOP');
+    await pegasus.stdout(new RegExp(`\\[node2\\] done ${match[2]}`));
+    const result = await pegasus.exited;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^\[node1\] === lost connection after [\d.]+s: .*, will be retried/m);
+    assert.match(result.stderr, /2 jobs run, 2 succeeded/);
+    // Heartbeats stopped reaching the job's wrapper, which stops the job on its own.
+    await waitGroupGone(pgid, AbortSignal.timeout(40_000));
+  } finally {
+    for (const pid of frozen) signalQuietly(pid, 'SIGCONT');
+    await frozenFleet.stop();
+  }
+});
+
+test('a host that accepts TCP but never speaks SSH is given up after ConnectTimeout, naming the host', async () => {
+  const silent = net.createServer(() => undefined); // accepts, then says nothing
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.9', resolve));
+  const port = (silent.address() as net.AddressInfo).port;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-mute-'));
+  dirs.push(dir);
+  try {
+    await writeFile(path.join(dir, 'hosts.yaml'), '- mute\n');
+    await writeFile(path.join(dir, 'queue.yaml'), '- echo never\n');
+    await writeFile(path.join(dir, 'ssh_config'), `Host mute\n  HostName 127.0.0.9\n  Port ${port}\n  ConnectTimeout 2\n`);
+    const result = await runPegasus(['q', '--ssh-config', path.join(dir, 'ssh_config')], { cwd: dir });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, new RegExp(`host mute: cannot connect to mute: 127\\.0\\.0\\.9:${port} accepted TCP but did not complete the SSH handshake in time`));
+    assert.equal(await readFile(path.join(dir, 'queue.yaml'), 'utf8'), '- echo never\n');
+  } finally {
+    silent.close();
+  }
 });

@@ -3,29 +3,14 @@ import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
 import { parseDuration } from '../config/duration.js';
 import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
-import { type QueueStore } from '../queue/store.js';
-import { type QueueWatcher } from '../queue/watch.js';
-import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type FailedJob, type RunEvent } from './events.js';
+import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type FailedJob } from './events.js';
 import { JobFeed } from './feed.js';
-import { type Journal } from './journal.js';
-import { refOf, Sessions, type ExecutorOrError } from './sessions.js';
+import { type ModeOptions } from './mode-options.js';
+import { refOf, Sessions } from './sessions.js';
 
-export interface BroadcastOptions {
-  readonly subnodes: readonly SubNode[];
-  readonly store: QueueStore;
-  readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
-  readonly emit: (event: RunEvent) => void;
+export interface BroadcastOptions extends ModeOptions {
   /** -e: stop taking jobs as soon as any sub-node fails one (or is unreachable at start). */
   readonly errorAborts: boolean;
-  readonly watcher?: QueueWatcher;
-  /** Aborting stops taking new jobs; running ones finish (the first Ctrl-C). */
-  readonly signal?: AbortSignal;
-  /** Aborting cancels running jobs (a second Ctrl-C, SIGTERM). */
-  readonly cancel?: AbortSignal;
-  /** --timeout: stop a job that runs longer (an entry's own `timeout` wins). */
-  readonly timeoutMs?: number;
-  /** Records starts and ends, so that a run that dies can be accounted for. */
-  readonly journal?: Journal;
 }
 
 /** Broadcasts jobs from the queue until it is empty (or -e aborts, or the run is cancelled). */

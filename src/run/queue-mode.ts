@@ -3,29 +3,12 @@ import { parseDuration } from '../config/duration.js';
 import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
 import { describeOutcome, succeeded, type ExecResult, type Executor } from '../exec/types.js';
-import { type QueueStore } from '../queue/store.js';
-import { type QueueWatcher } from '../queue/watch.js';
-import { type FailedJob, type RunEvent, type RunSummary } from './events.js';
+import { type FailedJob, type RunSummary } from './events.js';
 import { JobFeed, type FedJob } from './feed.js';
-import { type Journal } from './journal.js';
-import { refOf, Sessions, type ExecutorOrError } from './sessions.js';
+import { type ModeOptions } from './mode-options.js';
+import { refOf, Sessions } from './sessions.js';
 
-export interface QueueRunOptions {
-  readonly subnodes: readonly SubNode[];
-  readonly store: QueueStore;
-  /** The executor of a sub-node, or the reason its host cannot be used. Shared per host by the caller. */
-  readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
-  readonly emit: (event: RunEvent) => void;
-  /** Daemon mode: wait for the queue file to change instead of ending when it is empty. */
-  readonly watcher?: QueueWatcher;
-  /** Aborting stops taking new jobs; running ones finish (the first Ctrl-C). */
-  readonly signal?: AbortSignal;
-  /** Aborting cancels running jobs (a second Ctrl-C, SIGTERM); they go back to the head of the queue. */
-  readonly cancel?: AbortSignal;
-  /** --timeout: stop a job that runs longer (an entry's own `timeout` wins). */
-  readonly timeoutMs?: number;
-  /** Records starts and ends, so that a run that dies can be accounted for. */
-  readonly journal?: Journal;
+export interface QueueRunOptions extends ModeOptions {
   /** --fail-fast: take no job after the first failure; running ones finish. */
   readonly failFast?: boolean;
   /** --retries: further attempts for a job whose connection failed (default 2). */

@@ -31,8 +31,9 @@ async function workspace(hosts: string, queue: string, sshConfig = () => fleet.s
   return { dir, start, read: (name: string) => readFile(path.join(dir, name), 'utf8').catch(() => '<missing>') };
 }
 
-// The job reports its process group (setsid makes its shell the leader) and leaves a tree behind it.
-const TREE = '- echo pgid=$$; sleep 300 & sleep 300; wait\n- echo next\n';
+// The job reports its process group (setsid makes its shell the leader) once its tree exists: both
+// background children are forked before the echo runs.
+const TREE = '- sleep 300 & sleep 300 & echo pgid=$$; wait\n- echo next\n';
 
 test('first Ctrl-C: no new job is taken, the running one finishes, exit 130; the queue keeps the rest', async () => {
   const ws = await workspace('- localhost\n', '');
@@ -84,7 +85,7 @@ for (const host of ['node1', 'localhost']) {
     const ws = await workspace(`- ${host}\n`, '');
     // The job's text names the workspace, so every process of it (wrapper included) can be found by it.
     const marker = `${ws.dir}/marker`;
-    await writeFile(path.join(ws.dir, 'queue.yaml'), `- echo pgid=$$; sleep 300 & sleep 300; wait; echo ${marker}\n- echo next\n`);
+    await writeFile(path.join(ws.dir, 'queue.yaml'), `- sleep 300 & sleep 300 & echo pgid=$$; wait; echo ${marker}\n- echo next\n`);
     const pegasus = ws.start();
     const pgid = Number((await pegasus.stdout(/pgid=(\d+)/))[1]);
     assert.ok((await liveMatching(marker)).length > 0);
@@ -96,6 +97,6 @@ for (const host of ['node1', 'localhost']) {
     await waitNoneMatching(marker, AbortSignal.timeout(15_000));
     // The job was recorded before it started: it is in consumed.yaml, and the queue holds the rest.
     assert.equal(await ws.read('queue.yaml'), '- echo next\n');
-    assert.match(await ws.read('consumed.yaml'), /sleep 300 & sleep 300; wait/);
+    assert.match(await ws.read('consumed.yaml'), /sleep 300 & sleep 300 & echo pgid=\$\$; wait/);
   });
 }

@@ -1,7 +1,7 @@
 // Tests for src/exec/ssh-config-file.ts: the fallback reader, checked against `ssh -G` on the same files.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
 import { parseSshConfigText, resolveFromConfigFile } from '../../src/exec/ssh-config-file.js';
 import { resolveHost } from '../../src/exec/ssh-config.js';
+import { writeSshConfigFixture } from '../helpers/ssh-config-fixture.js';
 
 const home = os.homedir();
 
@@ -16,55 +17,7 @@ let dir: string;
 let config: string;
 
 before(async () => {
-  dir = await mkdtemp(join(os.tmpdir(), 'pegasus-ssh-config-file-'));
-  config = join(dir, 'config');
-  await mkdir(join(dir, 'inc'));
-  await writeFile(
-    join(dir, 'inc', '10-db.conf'),
-    [
-      'Host db',
-      '  HostName 127.0.0.5',
-      '  Port 2202',
-      '  HostKeyAlias dbkey',
-      '  ConnectTimeout 7',
-      '  HashKnownHosts yes',
-      '  IdentityAgent none',
-      '  IdentityFile %d/.ssh/db_%k',
-      '  StrictHostKeyChecking yes',
-      '  ProxyCommand nc %h %p',
-    ].join('\n'),
-  );
-  // Sorted after 10-db.conf, so its Port loses to the one above: first obtained value wins.
-  await writeFile(join(dir, 'inc', '20-db.conf'), 'Host db\n  Port 9999\n  User dbuser\n');
-  await writeFile(join(dir, 'inc', 'ignored.txt'), 'Host db\n  User wrong\n');
-  await writeFile(
-    config,
-    [
-      '# top comment',
-      `Include ${join(dir, 'inc', '*.conf')}`,
-      '',
-      'Host web1 alias-*',
-      '  HostName %h.example.test',
-      '  User alice',
-      '  Port 2201',
-      '  IdentityFile ~/.ssh/id_%h_%r',
-      `  IdentityFile "${dir}/keys dir/%n-%p"`,
-      '  ProxyJump jump@bastion:2222,second',
-      '  ServerAliveCountMax 5',
-      'Host !nomatch-* *.glob.test',
-      '  User globber',
-      '  StrictHostKeyChecking no',
-      'Match originalhost matchme',
-      '  User matched',
-      'Host *',
-      '  User fallback',
-      '  ServerAliveInterval 15',
-      `  UserKnownHostsFile ${dir}/kh1 ~/.ssh/kh-%h`,
-      '  StrictHostKeyChecking accept-new',
-      '  IdentitiesOnly yes',
-      '  IdentityFile ~/.ssh/common_%u',
-    ].join('\n'),
-  );
+  ({ dir, config } = await writeSshConfigFixture('pegasus-ssh-config-file-'));
 });
 
 after(async () => {

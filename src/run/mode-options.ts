@@ -1,0 +1,26 @@
+// What both modes are given: the sub-nodes, the queue, executors, the event sink, and how to stop.
+import { type SubNode } from '../config/hosts.js';
+import { type QueueStore } from '../queue/store.js';
+import { type QueueWatcher } from '../queue/watch.js';
+import { type RunEvent } from './events.js';
+import { type Journal } from './journal.js';
+import { type ExecutorOrError } from './sessions.js';
+
+/** The options queue and broadcast mode share. */
+export interface ModeOptions {
+  readonly subnodes: readonly SubNode[];
+  readonly store: QueueStore;
+  /** The executor of a sub-node, or the reason its host cannot be used. Shared per host by the caller. */
+  readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
+  readonly emit: (event: RunEvent) => void;
+  /** Daemon mode: wait for the queue file to change instead of ending when it is empty. */
+  readonly watcher?: QueueWatcher;
+  /** Aborting stops taking new jobs; running ones finish (the first Ctrl-C). */
+  readonly signal?: AbortSignal;
+  /** Aborting cancels running jobs (a second Ctrl-C, SIGTERM); they go back to the head of the queue. */
+  readonly cancel?: AbortSignal;
+  /** --timeout: stop a job that runs longer (an entry's own `timeout` wins). */
+  readonly timeoutMs?: number;
+  /** Records what is taken, started and finished, so that a run that dies can be accounted for. */
+  readonly journal?: Journal;
+}

@@ -82,3 +82,22 @@ test('failed jobs land in failed.yaml in canonical form; appending it to the que
   assert.equal(rerun.code, 0, rerun.stderr);
   assert.match(rerun.stderr, /1 job run, 1 succeeded/);
 });
+
+test('--retry-failed retries a job that exits non-zero (up to --retries); without it the job fails once', async () => {
+  // The job fails the first time (it leaves a mark) and succeeds the second.
+  const job = (dir: string) => `- if [ -e ${dir}/mark ]; then echo second-try; else touch ${dir}/mark; exit 5; fi\n`;
+  const plain = await workspace('- localhost\n', '');
+  await writeFile(path.join(plain.dir, 'queue.yaml'), job(plain.dir));
+  const once = await plain.run();
+  assert.equal(once.code, 1);
+  assert.match(once.stderr, /1 job run, 0 succeeded, 1 failed/);
+
+  const retrying = await workspace('- localhost\n', '');
+  await writeFile(path.join(retrying.dir, 'queue.yaml'), job(retrying.dir));
+  const twice = await retrying.run('--retry-failed', '--retries', '1');
+  assert.equal(twice.code, 0, twice.stderr);
+  assert.match(twice.stdout, /=== done \(exit 5, [\d.]+s\), will be retried on the next free sub-node ===/);
+  assert.match(twice.stdout, /\(attempt 2\) ===\n\[localhost\] second-try$/m);
+  assert.match(twice.stderr, /1 job needed more than one attempt/);
+  assert.equal(await retrying.read('failed.yaml'), '<missing>');
+});

@@ -22,6 +22,8 @@ function runOptions(command: Command): Command {
     .option('--timeout <duration>', 'stop a job (and its whole process tree) that runs longer, e.g. 90m; an entry may set its own `timeout`')
     .option('--requeue-interrupted', 'put jobs that a run which died had taken and never finished back at the head of the queue', false)
     .option('--dry-run', 'print the sub-nodes and every job the queue expands into, check templates, touch nothing', false)
+    .option('--json', 'print one JSON object per event on stdout (schema in the README)', false)
+    .option('--log-dir <path>', 'where each job\'s full output is kept (default: .pegasus/logs beside the queue file)')
     .option('--debug', 'show stack traces of internal errors', false);
 }
 

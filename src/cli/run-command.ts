@@ -1,5 +1,6 @@
 // `pegasus q` and `pegasus b`: load the files, connect, run the mode, print, and say which exit code the outcome means.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { stringify } from 'yaml';
 import { parseDuration } from '../config/duration.js';
 import { isLocalHost, loadHosts, type SubNode } from '../config/hosts.js';
@@ -13,6 +14,8 @@ import { type RunEvent, type RunSummary } from '../run/events.js';
 import { collectInterrupted, forgetJournals, Journal, journalDirOf } from '../run/journal.js';
 import { runQueue } from '../run/queue-mode.js';
 import { refOf, type ExecutorOrError } from '../run/sessions.js';
+import { jsonPrinter, summaryJson } from '../ui/json.js';
+import { JobLogs } from '../ui/logs.js';
 import { broadcastSummaryText, plainPrinter, summaryText } from '../ui/plain.js';
 import { EXIT } from './exit.js';
 
@@ -32,6 +35,10 @@ export interface RunFlags {
   readonly requeueInterrupted?: boolean;
   readonly retries?: number;
   readonly retryFailed?: boolean;
+  /** One JSON object per event on stdout instead of text. */
+  readonly json?: boolean;
+  /** Where per-job logs go (default `.pegasus/logs` beside the queue file). */
+  readonly logDir?: string;
 }
 
 /** Runs queue or broadcast mode to the end; returns the exit code. */
@@ -49,8 +56,14 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   for (const entry of parseQueue(text, flags.queueFile)) checkCollisions(entry, subnodes);
 
   const write = (stream: NodeJS.WriteStream) => (chunk: string) => void stream.write(chunk);
-  const print = plainPrinter({ out: write(process.stdout), err: write(process.stderr) }, { printPeriod: flags.printPeriod });
-  const stop = stopOnSignals((event) => print(event));
+  const show = flags.json ? jsonPrinter(write(process.stdout)) : plainPrinter({ out: write(process.stdout), err: write(process.stderr) }, { printPeriod: flags.printPeriod });
+  const logs = new JobLogs(flags.logDir ?? path.join(path.dirname(files.queue), '.pegasus', 'logs'));
+  // Every event goes to the logs (which keep everything) and to the screen.
+  const print = (event: RunEvent): void => {
+    logs.onEvent(event);
+    show(event);
+  };
+  const stop = stopOnSignals(print);
   const watcher = flags.daemon ? await QueueWatcher.start(files.queue) : undefined;
   const journal = await Journal.open(journalDirOf(files.queue));
   const store = new QueueStore(files, {
@@ -65,7 +78,7 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     store,
     journal,
     executorFor: connections.executorFor,
-    emit: print as (event: RunEvent) => void,
+    emit: print,
     signal: stop.drain,
     cancel: stop.cancel,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
@@ -73,6 +86,10 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   };
   try {
     let summary: RunSummary;
+    const report = (text: string, result: RunSummary): void => {
+      if (flags.json) process.stdout.write(`${JSON.stringify(summaryJson(result))}\n`);
+      else process.stderr.write(text);
+    };
     if (mode === 'queue') {
       summary = await runQueue({
         ...common,
@@ -80,10 +97,10 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
         retries: flags.retries ?? 2,
         retryFailed: flags.retryFailed ?? false,
       });
-      process.stderr.write(summaryText(summary));
+      report(summaryText(summary, (id) => logs.pathOf(id)), summary);
     } else {
       const broadcast = await runBroadcast({ ...common, errorAborts: flags.errorAborts ?? false });
-      process.stderr.write(broadcastSummaryText(broadcast, subnodes.map(refOf)));
+      report(broadcastSummaryText(broadcast, subnodes.map(refOf)), broadcast);
       if (broadcast.aborted || broadcast.unreachable.length > 0) return stop.code() ?? EXIT.failed;
       summary = broadcast;
     }
@@ -96,6 +113,7 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     await watcher?.close();
     await connections.close();
     await journal.close();
+    await logs.close();
   }
 }
 

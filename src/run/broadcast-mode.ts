@@ -64,7 +64,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
         });
         emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued: false });
         if (succeeded(result)) okCount += 1;
-        else failed.push({ subnode: ref, command, result, requeued: false });
+        else failed.push({ id, subnode: ref, command, result, requeued: false });
         if (result.transportError) sessions.markDead(subnode.host, result.transportError);
         return { subnode: ref, result };
       }),

@@ -53,6 +53,8 @@ export type RunEvent =
 
 /** A job that did not succeed, for the end summary. */
 export interface FailedJob {
+  /** The id of its last attempt, as in the job events (its log file is named by it). */
+  readonly id: number;
   readonly subnode: SubNodeRef;
   readonly command: string;
   readonly result: ExecResult;

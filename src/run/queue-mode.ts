@@ -33,14 +33,14 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const failed: FailedJob[] = [];
 
   /** Decides what happens to a job after one attempt: done, failed, put back, or tried again. */
-  const settle = async (fed: FedJob, subnode: SubNode, command: string, result: ExecResult): Promise<{ requeued: boolean; retrying: boolean }> => {
+  const settle = async (id: number, fed: FedJob, subnode: SubNode, command: string, result: ExecResult): Promise<{ requeued: boolean; retrying: boolean }> => {
     const { job, attempt } = fed;
     // Transport failures are retried; job failures only with --retry-failed (DESIGN invariant 6).
     const retryable = result.transportError !== undefined || (options.retryFailed === true && !succeeded(result) && !result.timedOut);
     if (result.cancelled) {
       await store.putBack([job]); // nothing is lost: it goes back to the head of the queue
       await options.journal?.finished(job, result, true);
-      failed.push({ subnode: refOf(subnode), command, result, requeued: true, attempts: attempt });
+      failed.push({ id, subnode: refOf(subnode), command, result, requeued: true, attempts: attempt });
       return { requeued: true, retrying: false };
     }
     if (retryable && attempt <= retries && !stopTaking.aborted) {
@@ -52,7 +52,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     if (succeeded(result)) {
       okCount += 1;
     } else {
-      failed.push({ subnode: refOf(subnode), command, result, requeued: false, attempts: attempt });
+      failed.push({ id, subnode: refOf(subnode), command, result, requeued: false, attempts: attempt });
       await store.recordFailure(job, `failed on ${subnode.label}: ${describeOutcome(result)}, attempt ${attempt}, ${new Date().toISOString()}`);
       if (options.failFast) failFast.abort();
     }
@@ -76,7 +76,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
         ...(options.cancel ? { signal: options.cancel } : {}),
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
       });
-      const { requeued, retrying } = await settle(fed, subnode, command, result);
+      const { requeued, retrying } = await settle(id, fed, subnode, command, result);
       emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt });
       feed.done();
       // A lost connection: try to get the host back; its sub-nodes wait, the others keep going.

@@ -103,13 +103,15 @@ export function describeEnd(result: ExecResult): string {
 }
 
 /** The end-of-run summary: counts, then one line per failed job. */
-export function summaryText(summary: RunSummary): string {
+export function summaryText(summary: RunSummary, logPathOf: (id: number) => string | undefined = () => undefined): string {
   const lines: string[] = [];
   const total = summary.succeeded + summary.failed.length;
   lines.push(`pegasus: ${total} job${total === 1 ? '' : 's'} run, ${summary.succeeded} succeeded, ${summary.failed.length} failed (${(summary.durationMs / 1000).toFixed(1)}s).`);
   for (const failure of summary.failed) {
     const attempts = failure.attempts && failure.attempts > 1 ? ` after ${failure.attempts} attempts` : '';
     lines.push(`  FAILED [${failure.subnode.label}] ${describeEnd(failure.result)}${attempts}${failure.requeued ? ' (put back in the queue)' : ''}: ${oneLine(failure.command)}`);
+    const log = logPathOf(failure.id);
+    if (log) lines.push(`         log: ${log}`);
   }
   if (summary.retried) lines.push(`  ${summary.retried} job${summary.retried === 1 ? '' : 's'} needed more than one attempt.`);
   if (summary.putBack) lines.push(`  ${summary.putBack} job${summary.putBack === 1 ? '' : 's'} waiting for a retry went back to the head of the queue.`);

@@ -1,0 +1,45 @@
+// Per-job logs and --json: every line is kept on disk whatever the screen shows; --json prints only JSON lines.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { runPegasus } from '../helpers/cli.js';
+
+const dirs: string[] = [];
+after(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function workspace(queue: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-output-'));
+  dirs.push(dir);
+  await writeFile(path.join(dir, 'hosts.yaml'), '- hostname: localhost\n  slot: [0]\n');
+  await writeFile(path.join(dir, 'queue.yaml'), queue);
+  return dir;
+}
+
+test('each job\'s full output goes to its own log file, named in the summary for failures, even with --print-period 0', async () => {
+  const dir = await workspace('- seq 1 3; echo oops >&2; exit 2\n');
+  const result = await runPegasus(['q', '-p', '0'], { cwd: dir });
+  assert.equal(result.code, 1);
+  assert.doesNotMatch(result.stdout, /^\[localhost \(slot=0\)\] 2$/m, 'nothing shown on screen');
+  const log = /^ {9}log: (.*)$/m.exec(result.stderr)?.[1];
+  assert.ok(log, `a log path in: ${result.stderr}`);
+  assert.match(log, /\.pegasus\/logs\/[^/]+\/0001-localhost_slot=0\.log$/);
+  const text = await readFile(path.resolve(dir, log), 'utf8');
+  assert.ok(text.startsWith('=== run on localhost (slot=0): seq 1 3; echo oops >&2; exit 2\n1\n2\n3\n[stderr] oops\n'), text);
+  assert.match(text, /\n=== done \(exit 2, [\d.]+s\) ===\n$/);
+});
+
+test('--json prints one JSON object per event on stdout and nothing else', async () => {
+  const dir = await workspace('- command: echo {{x}}\n  x: [a]\n');
+  const result = await runPegasus(['q', '--json'], { cwd: dir });
+  assert.equal(result.code, 0, result.stderr);
+  const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.deepEqual(events.map((e) => e.event), ['job-started', 'job-output', 'job-finished', 'run-finished']);
+  assert.deepEqual(events[0]?.job, { command: 'echo {{x}}', x: 'a' });
+  assert.equal(events[0]?.subnode, 'localhost (slot=0)');
+  assert.equal(events[1]?.line, 'a');
+  assert.equal(events[2]?.exitCode, 0);
+  assert.equal(events[3]?.succeeded, 1);
+  assert.equal(result.stderr, '');
+});

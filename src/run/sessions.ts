@@ -16,6 +16,7 @@ export class Sessions {
   private readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
   private readonly emit: (event: RunEvent) => void;
   private readonly dead = new Set<string>();
+  private readonly connected = new Set<string>();
   private readonly reconnecting = new Map<string, Promise<boolean>>();
 
   constructor(executorFor: (subnode: SubNode) => Promise<ExecutorOrError>, emit: (event: RunEvent) => void) {
@@ -30,6 +31,10 @@ export class Sessions {
     if ('error' in connection) {
       this.markDead(subnode.host, connection.error);
       return undefined;
+    }
+    if (!this.connected.has(subnode.host)) {
+      this.connected.add(subnode.host);
+      this.emit({ type: 'host-connected', host: subnode.host });
     }
     return connection.executor;
   }

@@ -35,11 +35,12 @@ test('--json prints one JSON object per event on stdout and nothing else', async
   const result = await runPegasus(['q', '--json'], { cwd: dir });
   assert.equal(result.code, 0, result.stderr);
   const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-  assert.deepEqual(events.map((e) => e.event), ['job-started', 'job-output', 'job-finished', 'run-finished']);
-  assert.deepEqual(events[0]?.job, { command: 'echo {{x}}', x: 'a' });
-  assert.equal(events[0]?.subnode, 'localhost (slot=0)');
-  assert.equal(events[1]?.line, 'a');
-  assert.equal(events[2]?.exitCode, 0);
-  assert.equal(events[3]?.succeeded, 1);
+  assert.deepEqual(events.map((e) => e.event), ['host-connected', 'job-started', 'job-output', 'job-finished', 'run-finished']);
+  assert.equal(events[0]?.host, 'localhost');
+  assert.deepEqual(events[1]?.job, { command: 'echo {{x}}', x: 'a' });
+  assert.equal(events[1]?.subnode, 'localhost (slot=0)');
+  assert.equal(events[2]?.line, 'a');
+  assert.equal(events[3]?.exitCode, 0);
+  assert.equal(events[4]?.succeeded, 1);
   assert.equal(result.stderr, '');
 });

@@ -3,6 +3,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 
+/** Late wake-ups after each event, past chokidar's 50 ms change throttle and 1 s folder re-read throttle. */
+const TRAILING_MS = [60, 1100] as const;
+
 /**
  * Counts changes to one file. A caller notes `version` before reading the file and, if it found
  * nothing to do, waits with `changedSince(version)`: a change that happened in between is not missed.
@@ -12,13 +15,14 @@ export class QueueWatcher {
   private readonly file: string;
   private current = 0;
   private waiters: (() => void)[] = [];
+  private readonly trailing = new Map<number, NodeJS.Timeout>();
 
   private constructor(file: string, watcher: FSWatcher) {
     this.file = file;
     this.watcher = watcher;
     // Every kind of save is a change: in-place writes, `>>` appends, truncate-then-write, and
     // editors that write a new file and rename it over the old one (seen as unlink + add).
-    for (const event of ['add', 'change', 'unlink'] as const) this.watcher.on(event, () => this.bump());
+    for (const event of ['add', 'change', 'unlink'] as const) this.watcher.on(event, () => this.onEvent());
   }
 
   /** Starts watching; resolves once the watcher is ready to report changes. */
@@ -68,8 +72,29 @@ export class QueueWatcher {
 
   /** Stops watching. */
   close(): Promise<void> {
+    for (const timer of this.trailing.values()) clearTimeout(timer);
     for (const waiter of this.waiters) waiter();
     return this.watcher.close();
+  }
+
+  /**
+   * Counts a change and wakes the waiters. chokidar drops a 'change' that follows another within
+   * 50 ms (and re-reads a folder at most once a second), so every event also schedules two late
+   * wake-ups past those windows: a waiter then re-reads the file and sees a write whose event was
+   * swallowed (a push landing just after our own pop did, in the 4 x 50 push test). They follow
+   * events only, so an idle daemon still uses no CPU.
+   */
+  private onEvent(): void {
+    this.bump();
+    for (const delayMs of TRAILING_MS) {
+      if (this.trailing.has(delayMs)) continue;
+      const timer = setTimeout(() => {
+        this.trailing.delete(delayMs);
+        this.bump();
+      }, delayMs);
+      timer.unref();
+      this.trailing.set(delayMs, timer);
+    }
   }
 
   private bump(): void {

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { track } from './pids.js';
 
 /** dist/src/cli.js, next to this file's compiled location (dist/test/helpers). */
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
@@ -31,7 +32,10 @@ export function runPegasus(args: readonly string[], options: CliOptions & { read
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
-    if (child.pid !== undefined) options.onSpawn?.(child.pid);
+    if (child.pid !== undefined) {
+      track(child, `pegasus ${args.join(' ')}`);
+      options.onSpawn?.(child.pid);
+    }
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -67,6 +71,7 @@ export function startPegasus(args: readonly string[], options: CliOptions & { re
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   if (options.input !== undefined) child.stdin?.end(options.input);
+  if (child.pid !== undefined) track(child, `pegasus ${args.join(' ')}`);
   const text = { stdout: '', stderr: '' };
   const waiters: { stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
   const check = (): void => {

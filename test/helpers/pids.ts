@@ -13,12 +13,20 @@ interface Tracked {
 
 const registry = new Map<number, Tracked>();
 
-// Last resort if a test forgot its cleanup: nothing the suite started outlives the test file's process.
-process.on('exit', () => {
+// Last resort if a test forgot its cleanup, or the runner stopped a test file that timed out:
+// nothing the suite started outlives the test file's process.
+function killLeftovers(): void {
   for (const t of registry.values()) {
     if (!hasExited(t.child)) signalQuietly(t.group ? -t.pid : t.pid, 'SIGKILL');
   }
-});
+}
+process.on('exit', killLeftovers);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    killLeftovers();
+    process.kill(process.pid, signal); // then die of it, as without this handler
+  });
+}
 
 /** Records a spawned child by PID and returns the PID; `group: true` for children spawned with `detached: true`. */
 export function track(child: ChildProcess, label: string, options: { readonly group?: boolean } = {}): number {

@@ -15,15 +15,16 @@ export function itemsFromCommand(command: string): string {
  * template checks); nothing is added when one is bad. The text is kept as written (comments too)
  * when it is a plain block list, and rewritten as one otherwise.
  */
-export function itemsFromText(text: string, source: string, check: (entry: Entry) => void): string {
+export function itemsFromText(text: string, source: string, check: (entry: Entry) => void): { readonly items: string; readonly count: number } {
   const entries = parseQueue(text, source);
   if (entries.length === 0) {
     throw new ConfigError(`${source} holds no entries to push.`, { place: { file: source }, fix: 'Write one entry per line, each starting with `- `.' });
   }
   entries.forEach(check);
   const scan = scanHead(text);
-  if (scan.kind === 'head' && !/^[ \t]/.test(scan.split.head)) return text.endsWith('\n') ? text : `${text}\n`;
+  const count = entries.length;
+  if (scan.kind === 'head' && !/^[ \t]/.test(scan.split.head)) return { items: text.endsWith('\n') ? text : `${text}\n`, count };
   // A flow list or an indented one: write the same entries as a plain block list.
   const list = parseDocument(text, { schema: 'failsafe' }).toJS() as unknown[];
-  return new Document(list, { schema: 'failsafe' }).toString({ lineWidth: 0 });
+  return { items: new Document(list, { schema: 'failsafe' }).toString({ lineWidth: 0 }), count };
 }

@@ -82,13 +82,19 @@ export async function freezeTree(root: number): Promise<number[]> {
  * a process that is not our own child emits no event when it dies. Rejects, naming them, on `signal`.
  */
 export async function waitGone(pids: readonly number[], signal: AbortSignal): Promise<void> {
-  const alive = (): number[] => pids.filter((pid) => ![undefined, 'Z'].includes(procState(pid)));
-  while (alive().length > 0) {
+  await waitUntilNone(async () => pids.filter((pid) => ![undefined, 'Z'].includes(procState(pid))), 'processes still alive', signal);
+}
+
+/** Polls `live` until it returns no PID; rejects on `signal`, naming what was still alive. */
+async function waitUntilNone(live: () => Promise<number[]>, what: string, signal: AbortSignal): Promise<void> {
+  let left = await live();
+  while (left.length > 0) {
     try {
       await delay(10, undefined, { signal });
     } catch (error) {
-      throw new Error(`processes still alive: ${alive().join(', ')}`, { cause: error });
+      throw new Error(`${what}: ${left.join(', ')}`, { cause: error });
     }
+    left = await live();
   }
 }
 
@@ -103,15 +109,7 @@ export function signalQuietly(pid: number, signal: NodeJS.Signals): void {
 
 /** Resolves once no live process is left in process group `pgid` (polling /proc, as waitGone does); rejects on `signal`. */
 export async function waitGroupGone(pgid: number, signal: AbortSignal): Promise<void> {
-  let live = await liveInGroup(pgid);
-  while (live.length > 0) {
-    try {
-      await delay(20, undefined, { signal });
-    } catch (error) {
-      throw new Error(`process group ${pgid} still has live processes: ${live.join(', ')}`, { cause: error });
-    }
-    live = await liveInGroup(pgid);
-  }
+  await waitUntilNone(() => liveInGroup(pgid), `process group ${pgid} still has live processes`, signal);
 }
 
 /** PIDs of live processes whose command line contains `text` (other than this one). */
@@ -131,13 +129,5 @@ export async function liveMatching(text: string): Promise<number[]> {
 
 /** Resolves once no live process's command line contains `text` (polling /proc); rejects on `signal`. */
 export async function waitNoneMatching(text: string, signal: AbortSignal): Promise<void> {
-  let live = await liveMatching(text);
-  while (live.length > 0) {
-    try {
-      await delay(20, undefined, { signal });
-    } catch (error) {
-      throw new Error(`processes still alive: ${live.join(', ')}`, { cause: error });
-    }
-    live = await liveMatching(text);
-  }
+  await waitUntilNone(() => liveMatching(text), 'processes still alive', signal);
 }

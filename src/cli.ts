@@ -23,6 +23,7 @@ function runOptions(command: Command): Command {
     .option('--requeue-interrupted', 'put jobs that a run which died had taken and never finished back at the head of the queue', false)
     .option('--dry-run', 'print the sub-nodes and every job the queue expands into, check templates, touch nothing', false)
     .option('--json', 'print one JSON object per event on stdout (schema in the README)', false)
+    .option('--plain', 'plain prefixed lines even on a terminal (no live panel); also when piped, in CI or with TERM=dumb', false)
     .option('--log-dir <path>', 'where each job\'s full output is kept (default: .pegasus/logs beside the queue file)')
     .option('--debug', 'show stack traces of internal errors', false);
 }

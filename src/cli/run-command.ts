@@ -14,10 +14,12 @@ import { type RunEvent, type RunSummary } from '../run/events.js';
 import { collectInterrupted, forgetJournals, Journal, journalDirOf } from '../run/journal.js';
 import { runQueue } from '../run/queue-mode.js';
 import { refOf, type ExecutorOrError } from '../run/sessions.js';
-import { jsonPrinter, summaryJson } from '../ui/json.js';
+import { entryCounter } from '../queue/count.js';
+import { summaryJson } from '../ui/json.js';
 import { JobLogs } from '../ui/logs.js';
-import { broadcastSummaryText, plainPrinter, summaryText } from '../ui/plain.js';
+import { broadcastSummaryText, summaryText } from '../ui/plain.js';
 import { EXIT } from './exit.js';
+import { openScreen } from './screen.js';
 
 /** The flags q and b share (Pegasus-compatible names). */
 export interface RunFlags {
@@ -39,6 +41,8 @@ export interface RunFlags {
   readonly json?: boolean;
   /** Where per-job logs go (default `.pegasus/logs` beside the queue file). */
   readonly logDir?: string;
+  /** Plain prefixed lines even on a terminal (no live view). */
+  readonly plain?: boolean;
 }
 
 /** Runs queue or broadcast mode to the end; returns the exit code. */
@@ -55,14 +59,20 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   const text = await readQueueText(flags.queueFile, { missingOk: flags.daemon });
   for (const entry of parseQueue(text, flags.queueFile)) checkCollisions(entry, subnodes);
 
-  const write = (stream: NodeJS.WriteStream) => (chunk: string) => void stream.write(chunk);
-  const show = flags.json ? jsonPrinter(write(process.stdout)) : plainPrinter({ out: write(process.stdout), err: write(process.stderr) }, { printPeriod: flags.printPeriod });
+  const screen = await openScreen({
+    json: flags.json ?? false,
+    plain: flags.plain ?? false,
+    printPeriod: flags.printPeriod,
+    subnodes: subnodes.map(refOf),
+    title: `pegasus ${mode === 'queue' ? 'q' : 'b'} · ${path.basename(files.queue)}${flags.daemon ? ' · daemon' : ''}`,
+  });
   const logs = new JobLogs(flags.logDir ?? path.join(path.dirname(files.queue), '.pegasus', 'logs'));
   // Every event goes to the logs (which keep everything) and to the screen.
   const print = (event: RunEvent): void => {
     logs.onEvent(event);
-    show(event);
+    screen.onEvent(event);
   };
+  const stopCounting = screen.kind === 'json' ? () => {} : countQueueNow(files.queue, print);
   const stop = stopOnSignals(print);
   const watcher = flags.daemon ? await QueueWatcher.start(files.queue) : undefined;
   const journal = await Journal.open(journalDirOf(files.queue));
@@ -71,7 +81,7 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     onLockNotice: (notice) => print({ type: 'lock-notice', notice }),
     onTaken: (jobs) => journal.taken(jobs),
   });
-  await accountForInterrupted(store, flags);
+  await accountForInterrupted(store, flags, screen.say);
   const connections = await openConnections(flags, subnodes);
   const common = {
     subnodes,
@@ -86,7 +96,10 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   };
   try {
     let summary: RunSummary;
-    const report = (text: string, result: RunSummary): void => {
+    // The summary comes after the view is closed: the live panel is gone from the screen by then.
+    const report = async (text: string, result: RunSummary): Promise<void> => {
+      stopCounting();
+      await screen.close();
       if (flags.json) process.stdout.write(`${JSON.stringify(summaryJson(result))}\n`);
       else process.stderr.write(text);
     };
@@ -97,10 +110,10 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
         retries: flags.retries ?? 2,
         retryFailed: flags.retryFailed ?? false,
       });
-      report(summaryText(summary, (id) => logs.pathOf(id)), summary);
+      await report(summaryText(summary, (id) => logs.pathOf(id)), summary);
     } else {
       const broadcast = await runBroadcast({ ...common, errorAborts: flags.errorAborts ?? false });
-      report(broadcastSummaryText(broadcast, subnodes.map(refOf)), broadcast);
+      await report(broadcastSummaryText(broadcast, subnodes.map(refOf)), broadcast);
       if (broadcast.aborted || broadcast.unreachable.length > 0) return stop.code() ?? EXIT.failed;
       summary = broadcast;
     }
@@ -109,6 +122,8 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     if (summary.queueError) return EXIT.usage;
     return summary.failed.length > 0 || summary.stranded ? EXIT.failed : EXIT.ok;
   } finally {
+    stopCounting();
+    await screen.close();
     stop.dispose();
     await watcher?.close();
     await connections.close();
@@ -121,7 +136,7 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
  * Jobs that an earlier run took and never finished (it was killed, or its machine went down) are
  * reported; with --requeue-interrupted they go back to the head of the queue (issue 5).
  */
-async function accountForInterrupted(store: QueueStore, flags: RunFlags): Promise<void> {
+async function accountForInterrupted(store: QueueStore, flags: RunFlags, say: (text: string) => void): Promise<void> {
   const dir = journalDirOf(store.files.queue);
   const { jobs, files } = await collectInterrupted(dir);
   if (jobs.length === 0) return;
@@ -132,9 +147,9 @@ async function accountForInterrupted(store: QueueStore, flags: RunFlags): Promis
     // Back in the queue first, then the journals are forgotten: a crash in between reports them again.
     await store.add(stringify(jobs.map((j) => j.job), { schema: 'failsafe', lineWidth: 0 }), { front: true });
     await forgetJournals(files);
-    process.stderr.write(`pegasus: put ${jobs.length} job${jobs.length === 1 ? '' : 's'} that an earlier run took and never finished back at the head of the queue:${list}\n`);
+    say(`pegasus: put ${jobs.length} job${jobs.length === 1 ? '' : 's'} that an earlier run took and never finished back at the head of the queue:${list}\n`);
   } else {
-    process.stderr.write(
+    say(
       `pegasus: ${jobs.length} job${jobs.length === 1 ? '' : 's'} taken by an earlier run that died never finished (they are in consumed.yaml):${list}\n` +
         'pegasus: run with --requeue-interrupted to put them back at the head of the queue.\n',
     );
@@ -231,5 +246,26 @@ async function openConnections(
   return {
     executorFor: async (subnode) => (isLocalHost(subnode.host) || !remote ? { executor: local } : remote.executorFor(subnode.host)),
     close: async () => remote?.close(),
+  };
+}
+
+/** How often the queue's entries are counted for the panel and the progress line (a stat; a read only when it changed). */
+const COUNT_EVERY_MS = 1000;
+
+/** Emits `queue-size` now and every couple of seconds; returns the function that stops it. */
+function countQueueNow(file: string, emit: (event: RunEvent) => void): () => void {
+  const count = entryCounter(file);
+  const tick = (): void => {
+    void count().then((entries) => {
+      if (entries !== undefined && !stopped) emit({ type: 'queue-size', entries });
+    });
+  };
+  let stopped = false;
+  tick();
+  const timer = setInterval(tick, COUNT_EVERY_MS);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
   };
 }

@@ -48,6 +48,8 @@ export type RunEvent =
   /** Daemon mode: the queue file was deleted, waiting for it to come back. */
   | { readonly type: 'queue-missing'; readonly file: string }
   | { readonly type: 'lock-notice'; readonly notice: LockNotice }
+  /** How many entries the queue file holds, counted now and then (never per job: the count reads the file). */
+  | { readonly type: 'queue-size'; readonly entries: number }
   /** Ctrl-C or SIGTERM: `drain` takes no more jobs and lets running ones finish; `cancel` stops them too. */
   | { readonly type: 'stop-requested'; readonly stage: 'drain' | 'cancel' };
 

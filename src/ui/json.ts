@@ -40,6 +40,8 @@ export function eventJson(event: RunEvent): Record<string, unknown> {
       return { ...base, ...event.notice };
     case 'stop-requested':
       return { ...base, stage: event.stage };
+    case 'queue-size':
+      return { ...base, entries: event.entries };
   }
 }
 

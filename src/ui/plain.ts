@@ -9,15 +9,21 @@ export interface PlainSinks {
   readonly out: (text: string) => void;
   /** pegasus's own messages: connection problems, queue errors, lock notices. */
   readonly err: (text: string) => void;
+  /** One line of a sub-node (output or frame), without its prefix; default: `out` with the prefix. The live view wraps these. */
+  readonly line?: (subnode: SubNodeRef, text: string) => void;
 }
 
 export interface PlainOptions {
   /** Show only every Nth output line of each job on screen; 0 shows none (Pegasus's --print-period). */
   readonly printPeriod: number;
+  /** The `[label]` prefix of a sub-node's lines (coloured, or not); default plain brackets. */
+  readonly prefix?: (subnode: SubNodeRef) => string;
 }
 
 /** Returns an event consumer that writes plain prefixed lines. Each write is one whole line. */
 export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: RunEvent) => void {
+  const prefix = options.prefix ?? ((subnode: SubNodeRef) => `[${subnode.label}]`);
+  const line = sinks.line ?? ((subnode: SubNodeRef, text: string) => sinks.out(`${prefix(subnode)} ${text}\n`));
   const lineCounts = new Map<number, number>();
   // What runs now, to say so when the user presses Ctrl-C.
   const running = new Map<number, { readonly label: string; readonly command: string; readonly since: number }>();
@@ -39,22 +45,24 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
       case 'job-started':
         running.set(event.id, { label: event.subnode.label, command: event.command, since: Date.now() });
         lineCounts.set(event.id, 0);
-        sinks.out(`[${event.subnode.label}] === run ${oneLine(event.command)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} ===\n`);
+        line(event.subnode, `=== run ${oneLine(event.command)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} ===`);
         return;
       case 'job-output': {
         const seen = (lineCounts.get(event.id) ?? 0) + 1;
         lineCounts.set(event.id, seen);
-        if (options.printPeriod > 0 && seen % options.printPeriod === 0) sinks.out(`[${event.subnode.label}] ${event.line}\n`);
+        if (options.printPeriod > 0 && seen % options.printPeriod === 0) line(event.subnode, event.line);
         return;
       }
       case 'job-finished':
         running.delete(event.id);
         lineCounts.delete(event.id);
-        sinks.out(
-          `[${event.subnode.label}] === ${describeEnd(event.result)}${event.requeued ? ', job put back at the head of the queue' : ''}${event.retrying ? ', will be retried on the next free sub-node' : ''} ===\n`,
+        line(
+          event.subnode,
+          `=== ${describeEnd(event.result)}${event.requeued ? ', job put back at the head of the queue' : ''}${event.retrying ? ', will be retried on the next free sub-node' : ''} ===`,
         );
         return;
       case 'host-connected':
+      case 'queue-size':
         return;
       case 'host-failed':
         sinks.err(`pegasus: host ${event.host}: ${event.error.message}\n`);
@@ -124,7 +132,8 @@ export function summaryText(summary: RunSummary, logPathOf: (id: number) => stri
   return `${lines.join('\n')}\n`;
 }
 
-function oneLine(text: string): string {
+/** A command on one line (newlines shown as ⏎), cut at 200 characters. */
+export function oneLine(text: string): string {
   const flat = text.trim().replace(/\s*\n\s*/g, ' ⏎ ');
   return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
 }

@@ -1,0 +1,75 @@
+// Choosing what the run shows: the ink live view on a terminal, plain prefixed lines otherwise, or JSON lines.
+import { type RunEvent, type SubNodeRef } from '../run/events.js';
+import { colourLevel, painter } from '../ui/colour.js';
+import { jsonPrinter } from '../ui/json.js';
+import { plainPrinter } from '../ui/plain.js';
+import { progressReporter } from '../ui/progress.js';
+
+export interface Screen {
+  readonly kind: 'live' | 'plain' | 'json';
+  readonly onEvent: (event: RunEvent) => void;
+  /** A pegasus message that is not an event (e.g. jobs an earlier run left unfinished). */
+  readonly say: (text: string) => void;
+  /** Ends the view (the live panel disappears); the summary is written after this. */
+  readonly close: () => Promise<void>;
+}
+
+export interface ScreenOptions {
+  readonly json: boolean;
+  readonly plain: boolean;
+  readonly printPeriod: number;
+  readonly subnodes: readonly SubNodeRef[];
+  readonly title: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stdout?: NodeJS.WriteStream;
+  readonly stderr?: NodeJS.WriteStream;
+}
+
+/** The live view needs a terminal that is not dumb, outside CI, and not --plain. */
+export function wantsLiveView(options: { readonly json: boolean; readonly plain: boolean }, env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
+  return !options.json && !options.plain && isTTY && !env.CI && env.TERM !== 'dumb';
+}
+
+/** Opens the screen; its close() may be called more than once. */
+export async function openScreen(options: ScreenOptions): Promise<Screen> {
+  const screen = await chooseScreen(options);
+  let closing: Promise<void> | undefined;
+  return { ...screen, close: () => (closing ??= screen.close()) };
+}
+
+async function chooseScreen(options: ScreenOptions): Promise<Screen> {
+  const env = options.env ?? process.env;
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const err = (text: string): void => void stderr.write(text);
+  if (options.json) {
+    const print = jsonPrinter((text) => void stdout.write(text));
+    return { kind: 'json', onEvent: print, say: err, close: async () => {} };
+  }
+  if (wantsLiveView(options, env, stdout.isTTY === true)) {
+    // ink and React load only here, so plain and JSON runs start without them.
+    const { startLiveView } = await import('../ui/live/start.js');
+    const view = startLiveView({
+      subnodes: options.subnodes,
+      printPeriod: options.printPeriod,
+      painter: painter(colourLevel(env, true)),
+      title: options.title,
+      stdout,
+    });
+    return { kind: 'live', onEvent: view.onEvent, say: view.say, close: view.close };
+  }
+  const paint = painter(colourLevel(env, stdout.isTTY === true));
+  const print = plainPrinter({ out: (text) => void stdout.write(text), err }, { printPeriod: options.printPeriod, prefix: (s) => paint.prefix(s.label, s.index) });
+  // PEGASUS_PROGRESS_MS changes how often the progress line may appear (default 5 s).
+  const period = Number(env.PEGASUS_PROGRESS_MS);
+  const progress = progressReporter(options.subnodes, err, period > 0 ? period : undefined);
+  return {
+    kind: 'plain',
+    onEvent: (event) => {
+      progress.onEvent(event);
+      print(event);
+    },
+    say: err,
+    close: async () => progress.stop(),
+  };
+}

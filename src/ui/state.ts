@@ -1,0 +1,128 @@
+// The view state of a run: what each sub-node is doing and the totals, folded from run events (one reducer for the live panel and the progress line).
+import { type RunEvent, type SubNodeRef } from '../run/events.js';
+
+export type SubNodeState = 'idle' | 'running' | 'reconnecting' | 'down';
+
+/** One sub-node's row. */
+export interface SubNodeView {
+  readonly ref: SubNodeRef;
+  state: SubNodeState;
+  /** The running job (state 'running'). */
+  jobId?: number;
+  command?: string;
+  since?: number;
+  attempt?: number;
+}
+
+export interface Totals {
+  running: number;
+  done: number;
+  failed: number;
+  /** Attempts that will be tried again (lost connection, or --retry-failed). */
+  retried: number;
+  /** Entries left in the queue file, when known (counted now and then, not per job). */
+  queued?: number;
+}
+
+/** Everything the panel shows. Mutated in place by `applyEvent`: it sees every output line, so it must not allocate per event. */
+export interface ViewState {
+  readonly startedAt: number;
+  readonly subnodes: SubNodeView[];
+  readonly totals: Totals;
+  /** Another process holds the queue lock and pegasus waits for it. */
+  lockedBy?: { readonly pid?: number; readonly what?: string };
+  /** Daemon mode: why the run is waiting, if it is. */
+  waiting?: 'queue-empty' | 'queue-missing' | 'queue-broken';
+  /** Ctrl-C was pressed: 'drain' takes no new jobs, 'cancel' stops running ones. */
+  stop?: 'drain' | 'cancel';
+}
+
+export function initialState(subnodes: readonly SubNodeRef[], now: number = Date.now()): ViewState {
+  return {
+    startedAt: now,
+    subnodes: subnodes.map((ref) => ({ ref, state: 'idle' })),
+    totals: { running: 0, done: 0, failed: 0, retried: 0 },
+  };
+}
+
+/** Folds one event into the state; returns whether anything the panel shows changed. */
+export function applyEvent(state: ViewState, event: RunEvent, now: number = Date.now()): boolean {
+  switch (event.type) {
+    case 'job-output':
+      return false;
+    case 'job-started': {
+      const row = state.subnodes[event.subnode.index];
+      if (row) {
+        row.state = 'running';
+        row.jobId = event.id;
+        row.command = event.command;
+        row.since = now;
+        row.attempt = event.attempt;
+      }
+      state.totals.running += 1;
+      state.lockedBy = undefined;
+      state.waiting = undefined;
+      return true;
+    }
+    case 'job-finished': {
+      const row = state.subnodes[event.subnode.index];
+      if (row && row.jobId === event.id) {
+        if (row.state === 'running') row.state = 'idle';
+        row.jobId = undefined;
+        row.command = undefined;
+        row.since = undefined;
+        row.attempt = undefined;
+      }
+      state.totals.running = Math.max(0, state.totals.running - 1);
+      const result = event.result;
+      const ok = result.exitCode === 0 && !result.timedOut && !result.cancelled && !result.transportError;
+      if (event.retrying) state.totals.retried += 1;
+      else if (event.requeued) {
+        // back in the queue: neither done nor failed
+      } else if (ok) state.totals.done += 1;
+      else state.totals.failed += 1;
+      return true;
+    }
+    case 'host-connected':
+    case 'host-reconnected':
+      return setHost(state, event.host, (row) => (row.state === 'reconnecting' || row.state === 'down' ? 'idle' : row.state));
+    case 'host-lost':
+      return setHost(state, event.host, () => 'reconnecting');
+    case 'host-failed':
+      return setHost(state, event.host, () => 'down');
+    case 'queue-idle':
+      state.waiting = 'queue-empty';
+      state.lockedBy = undefined;
+      return true;
+    case 'queue-missing':
+      state.waiting = 'queue-missing';
+      return true;
+    case 'queue-error':
+      if (event.waiting) state.waiting = 'queue-broken';
+      return event.waiting;
+    case 'queue-size':
+      if (state.totals.queued === event.entries) return false;
+      state.totals.queued = event.entries;
+      return true;
+    case 'lock-notice':
+      if (event.notice.kind !== 'waiting') return false;
+      state.lockedBy = { ...(event.notice.owner ? { pid: event.notice.owner.pid, what: event.notice.owner.what } : {}) };
+      return true;
+    case 'stop-requested':
+      state.stop = event.stage;
+      return true;
+  }
+}
+
+function setHost(state: ViewState, host: string, next: (row: SubNodeView) => SubNodeState): boolean {
+  let changed = false;
+  for (const row of state.subnodes) {
+    if (row.ref.host !== host) continue;
+    const state = next(row);
+    if (state !== row.state) {
+      row.state = state;
+      changed = true;
+    }
+  }
+  return changed;
+}

@@ -84,6 +84,10 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   await accountForInterrupted(store, flags, screen.say);
   const connections = await openConnections(flags, subnodes);
   const common = {
+    backpressure: () => {
+      const slow = [process.stdout, process.stderr].find((s) => s.writableLength > BEHIND_BYTES) ?? logs.behind(BEHIND_BYTES);
+      return slow ? drained(slow) : undefined;
+    },
     subnodes,
     store,
     journal,
@@ -268,4 +272,22 @@ function countQueueNow(file: string, emit: (event: RunEvent) => void): () => voi
     stopped = true;
     clearInterval(timer);
   };
+}
+
+/** How far a terminal, pipe or log file may fall behind before jobs' output is read no faster than it drains. */
+const BEHIND_BYTES = 1 << 20;
+
+/** Resolves when a stream has written what it holds (or is gone). */
+function drained(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+    stream.on('error', done);
+  });
 }

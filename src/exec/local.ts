@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
-import { watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
+import { pauseWhileBehind, watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
 import { WRAPPER } from './wrapper.js';
 
 /** Runs jobs as local subprocesses (sub-nodes on localhost, 127.0.0.1, ::1). */
@@ -15,8 +15,15 @@ export class LocalExecutor implements Executor {
       const child = spawn('sh', ['-c', WRAPPER, 'pegasus-job', request.command], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
       const out = new LineSplitter((line) => request.onLine('stdout', line));
       const err = new LineSplitter((line) => request.onLine('stderr', line));
-      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+      const streams = [child.stdout, child.stderr];
+      child.stdout.on('data', (chunk: Buffer) => {
+        out.push(chunk);
+        pauseWhileBehind(request, streams);
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        err.push(chunk);
+        pauseWhileBehind(request, streams);
+      });
       child.stdin.on('error', () => undefined); // the wrapper may be gone already when we cancel
       const beat = heartbeat(child.stdin);
       const detach = watchStop(request, beat.cancel);

@@ -5,7 +5,7 @@ import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
 import { connect } from './ssh.js';
 import { remoteCommand } from './wrapper.js';
-import { watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
+import { pauseWhileBehind, watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
 
 /** Channels per connection: sshd refuses channels well below its MaxSessions 10 when they churn (DESIGN). */
 export const DEFAULT_MAX_SESSIONS = 4;
@@ -149,8 +149,15 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
       }
       const out = new LineSplitter((line) => request.onLine('stdout', line));
       const err = new LineSplitter((line) => request.onLine('stderr', line));
-      channel.on('data', (chunk: Buffer) => out.push(chunk));
-      channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+      const streams = [channel, channel.stderr];
+      channel.on('data', (chunk: Buffer) => {
+        out.push(chunk);
+        pauseWhileBehind(request, streams);
+      });
+      channel.stderr.on('data', (chunk: Buffer) => {
+        err.push(chunk);
+        pauseWhileBehind(request, streams);
+      });
       let exitCode: number | null = null;
       let exitSignal: string | null = null;
       let exited = false;

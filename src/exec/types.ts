@@ -13,6 +13,22 @@ export interface ExecRequest {
   readonly signal?: AbortSignal;
   /** Stop the job (as a tree) after this long and report it as timed out. */
   readonly timeoutMs?: number;
+  /**
+   * Asked after each chunk of output: a promise means whoever shows or stores the lines is behind
+   * (a slow terminal or disk), and reading stops until it resolves, so the job (or the remote
+   * side's ssh window) waits instead of pegasus's memory growing.
+   */
+  readonly backpressure?: () => Promise<void> | undefined;
+}
+
+/** Pauses a job's output streams while the consumer is behind (see ExecRequest.backpressure). */
+export function pauseWhileBehind(request: ExecRequest, streams: readonly NodeJS.ReadableStream[]): void {
+  const wait = request.backpressure?.();
+  if (!wait) return;
+  for (const stream of streams) stream.pause();
+  void wait.then(() => {
+    for (const stream of streams) stream.resume();
+  });
 }
 
 /** How a command ended. Exactly one of exitCode, signal or transportError tells the story. */

@@ -61,6 +61,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
           onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
           ...(options.cancel ? { signal: options.cancel } : {}),
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
+          ...(options.backpressure ? { backpressure: options.backpressure } : {}),
         });
         emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued: false });
         if (succeeded(result)) okCount += 1;

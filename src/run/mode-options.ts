@@ -23,4 +23,6 @@ export interface ModeOptions {
   readonly timeoutMs?: number;
   /** Records what is taken, started and finished, so that a run that dies can be accounted for. */
   readonly journal?: Journal;
+  /** Whether the output's consumers are behind; jobs' output is read no faster than they keep up (bounded memory). */
+  readonly backpressure?: () => Promise<void> | undefined;
 }

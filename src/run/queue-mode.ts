@@ -75,6 +75,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
         onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
         ...(options.cancel ? { signal: options.cancel } : {}),
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        ...(options.backpressure ? { backpressure: options.backpressure } : {}),
       });
       const { requeued, retrying } = await settle(id, fed, subnode, command, result);
       emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt });

@@ -48,6 +48,12 @@ export class JobLogs {
     }
   };
 
+  /** A log file whose writes are more than `limit` bytes behind (the disk is slower than the jobs), if any. */
+  behind(limit: number): WriteStream | undefined {
+    for (const stream of this.open.values()) if (stream.writableLength > limit) return stream;
+    return undefined;
+  }
+
   /** Waits until every log file is flushed and closed. */
   async close(): Promise<void> {
     await Promise.all([...this.open.values()].map((s) => new Promise((resolve) => s.end(resolve))));

@@ -11,6 +11,12 @@ function nonNegativeInt(text: string): number {
   return value;
 }
 
+function positiveInt(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError('expected a whole number, 1 or more');
+  return value;
+}
+
 /** The options of q and b (the Rust Pegasus's names and defaults). */
 function runOptions(command: Command): Command {
   return command
@@ -24,6 +30,8 @@ function runOptions(command: Command): Command {
     .option('--dry-run', 'print the sub-nodes and every job the queue expands into, check templates, touch nothing', false)
     .option('--json', 'print one JSON object per event on stdout (schema in the README)', false)
     .option('--plain', 'plain prefixed lines even on a terminal (no live panel); also when piped, in CI or with TERM=dumb', false)
+    .option('--max-sessions <n>', 'channels per SSH connection; more sub-nodes on a host open more connections', positiveInt, 4)
+    .option('--max-startups <n>', 'SSH handshakes in flight at once (sshd drops connections past its MaxStartups, 10 by default)', positiveInt, 8)
     .option('--log-dir <path>', 'where each job\'s full output is kept (default: .pegasus/logs beside the queue file)')
     .option('--debug', 'show stack traces of internal errors', false);
 }

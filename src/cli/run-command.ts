@@ -43,6 +43,10 @@ export interface RunFlags {
   readonly logDir?: string;
   /** Plain prefixed lines even on a terminal (no live view). */
   readonly plain?: boolean;
+  /** Channels per SSH connection. */
+  readonly maxSessions?: number;
+  /** SSH handshakes in flight at once. */
+  readonly maxStartups?: number;
 }
 
 /** Runs queue or broadcast mode to the end; returns the exit code. */
@@ -245,7 +249,11 @@ async function openConnections(
   const local = new LocalExecutor();
   // ssh2 is loaded only when a remote host is named, so local runs start fast.
   const remote = subnodes.some((s) => !isLocalHost(s.host))
-    ? new (await import('../exec/pool.js')).SshPool(flags.sshConfig ? { configFile: flags.sshConfig } : {})
+    ? new (await import('../exec/pool.js')).SshPool({
+        ...(flags.sshConfig ? { configFile: flags.sshConfig } : {}),
+        ...(flags.maxSessions ? { maxSessions: flags.maxSessions } : {}),
+        ...(flags.maxStartups ? { maxStartups: flags.maxStartups } : {}),
+      })
     : undefined;
   return {
     executorFor: async (subnode) => (isLocalHost(subnode.host) || !remote ? { executor: local } : remote.executorFor(subnode.host)),

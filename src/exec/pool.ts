@@ -7,17 +7,26 @@ import { connect } from './ssh.js';
 import { remoteCommand } from './wrapper.js';
 import { pauseWhileBehind, watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
 
-/** Channels per connection: sshd refuses channels well below its MaxSessions 10 when they churn (DESIGN). */
+/** Channels per connection: sshd refuses channels well below its MaxSessions 10 when they churn (issue 7 measured 8: ~80 refusals per 400 jobs; 2-4: none). */
 export const DEFAULT_MAX_SESSIONS = 4;
+/** SSH handshakes in flight at once, over all hosts: under sshd's MaxStartups 10:30:100, which drops connections past 10 unauthenticated ones. */
+export const DEFAULT_MAX_STARTUPS = 8;
+/** A channel refused this many times in a row is reported as a transport failure (the job is retried like one). */
+const MAX_REFUSALS = 10;
+/** After another connection to a host failed to open while others work, wait this long before trying to add one again. */
+const GROW_PAUSE_MS = 5000;
 
 export interface PoolOptions {
   readonly configFile?: string;
   readonly maxSessions?: number;
+  readonly maxStartups?: number;
 }
 
 interface Conn {
   readonly client: Client;
   active: number;
+  /** Channels this connection may carry now: maxSessions, lowered when sshd refuses one, raised again as channels succeed. */
+  limit: number;
   alive: boolean;
   /** Set when the connection closed or failed; channels in flight report it. */
   lostWith?: TransportError;
@@ -27,16 +36,18 @@ interface Conn {
 export class SshPool {
   private readonly options: PoolOptions;
   private readonly hosts = new Map<string, HostConnections>();
+  private readonly startups: Semaphore;
 
   constructor(options: PoolOptions = {}) {
     this.options = options;
+    this.startups = new Semaphore(options.maxStartups ?? DEFAULT_MAX_STARTUPS);
   }
 
-  /** An executor for a host, once its first connection is up; or why it cannot be reached. */
+  /** An executor for a host, once its first connection is up; or why it cannot be reached. Hosts connect in parallel, at most maxStartups handshakes at once. */
   async executorFor(host: string): Promise<{ executor: Executor } | { error: TransportError }> {
     let entry = this.hosts.get(host);
     if (!entry) {
-      entry = new HostConnections(host, this.options);
+      entry = new HostConnections(host, this.options, this.startups);
       this.hosts.set(host, entry);
     }
     const error = await entry.ready;
@@ -49,18 +60,48 @@ export class SshPool {
   }
 }
 
+/** A counting semaphore: at most `size` holders at once, served in order. */
+class Semaphore {
+  private free: number;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = Math.max(1, size);
+  }
+
+  async use<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free -= 1;
+    else await new Promise<void>((resolve) => this.queue.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.queue.shift();
+      if (next) next();
+      else this.free += 1;
+    }
+  }
+}
+
 /** The connections of one host, used as that host's executor. */
 class HostConnections implements Executor {
   private readonly host: string;
   private readonly options: PoolOptions;
+  private readonly startups: Semaphore;
+  private readonly max: number;
   private readonly conns: Conn[] = [];
-  private opening: Promise<Conn> | undefined;
+  private opening = 0;
+  private waiting = 0;
+  private growAfter = 0;
+  private lastOpenError: TransportError | undefined;
+  private wakers: (() => void)[] = [];
   /** Resolves with undefined once connected, or with the reason the host cannot be reached. */
   readonly ready: Promise<TransportError | undefined>;
 
-  constructor(host: string, options: PoolOptions) {
+  constructor(host: string, options: PoolOptions, startups: Semaphore) {
     this.host = host;
     this.options = options;
+    this.startups = startups;
+    this.max = Math.max(1, options.maxSessions ?? DEFAULT_MAX_SESSIONS);
     this.ready = this.open().then(
       () => undefined,
       (error: unknown) => asTransportError(host, error),
@@ -69,23 +110,30 @@ class HostConnections implements Executor {
 
   async run(request: ExecRequest): Promise<ExecResult> {
     const started = performance.now();
-    let conn: Conn;
-    try {
-      conn = await this.acquire();
-    } catch (error) {
-      return { exitCode: null, signal: null, durationMs: performance.now() - started, transportError: asTransportError(this.host, error), cancelled: false };
-    }
-    try {
-      return await runOnChannel(conn, this.host, request, started);
-    } finally {
-      conn.active -= 1;
+    for (let refusals = 0; ; ) {
+      let conn: Conn;
+      try {
+        conn = await this.acquire();
+      } catch (error) {
+        return { exitCode: null, signal: null, durationMs: performance.now() - started, transportError: asTransportError(this.host, error), cancelled: false };
+      }
+      let refused = false;
+      try {
+        const result = await runOnChannel(conn, this.host, request, started);
+        // A refused channel on a live connection is sshd saying "not so many at once": wait for a
+        // free channel, or use another connection; never a job failure (issue 7).
+        refused = result.transportError?.reason === 'channel' && conn.alive;
+        if (!refused || ++refusals >= MAX_REFUSALS) return result;
+      } finally {
+        this.release(conn, refused);
+      }
     }
   }
 
   async reconnect(): Promise<TransportError | undefined> {
     if (this.conns.some((c) => c.alive)) return undefined;
     try {
-      await (this.opening ?? this.open());
+      await this.open();
       return undefined;
     } catch (error) {
       return asTransportError(this.host, error);
@@ -96,38 +144,65 @@ class HostConnections implements Executor {
     for (const conn of this.conns) conn.client.end();
   }
 
-  /** A live connection with a free channel, opening another one when all are full. */
+  /** A live connection with a free channel; opens more connections (in parallel) while those opening cannot serve everyone waiting. */
   private async acquire(): Promise<Conn> {
-    const max = this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     for (;;) {
-      const free = this.conns.find((c) => c.alive && c.active < max);
+      const free = this.conns.find((c) => c.alive && c.active < c.limit);
       if (free) {
         free.active += 1;
         return free;
       }
-      await (this.opening ?? this.open());
+      const alive = this.conns.some((c) => c.alive);
+      if (this.opening * this.max <= this.waiting && (!alive || Date.now() >= this.growAfter)) {
+        this.open().catch(() => undefined); // the outcome wakes the waiters
+      }
+      if (!alive && this.opening === 0 && this.lastOpenError) throw this.lastOpenError;
+      this.waiting += 1;
+      await new Promise<void>((resolve) => this.wakers.push(resolve));
+      this.waiting -= 1;
+      if (!this.conns.some((c) => c.alive) && this.opening === 0 && this.lastOpenError) throw this.lastOpenError;
     }
   }
 
-  private open(): Promise<Conn> {
-    const opening = connect(this.host, this.options.configFile ? { configFile: this.options.configFile } : {}).then((client) => {
-      const conn: Conn = { client, active: 0, alive: true };
+  private release(conn: Conn, refused: boolean): void {
+    conn.active -= 1;
+    if (refused) conn.limit = Math.max(1, Math.min(conn.limit - 1, conn.active));
+    else if (conn.limit < this.max) conn.limit += 1;
+    this.wake();
+  }
+
+  private wake(): void {
+    const wakers = this.wakers;
+    this.wakers = [];
+    for (const wake of wakers) wake();
+  }
+
+  private async open(): Promise<Conn> {
+    this.opening += 1;
+    try {
+      const client = await this.startups.use(() => connect(this.host, this.options.configFile ? { configFile: this.options.configFile } : {}));
+      const conn: Conn = { client, active: 0, limit: this.max, alive: true };
       const lost = (reason: string): void => {
         if (!conn.alive) return;
         conn.alive = false;
         conn.lostWith = new TransportError(this.host, 'lost', `the connection to ${this.host} was lost (${reason})`);
+        this.conns.splice(this.conns.indexOf(conn), 1);
+        this.wake();
       };
       client.on('close', () => lost('closed'));
       client.on('error', (error: Error) => lost(error.message));
       this.conns.push(conn);
+      this.lastOpenError = undefined;
       return conn;
-    });
-    this.opening = opening;
-    const clear = (): void => {
-      if (this.opening === opening) this.opening = undefined;
-    };
-    opening.then(clear, clear);
-    return opening;
+    } catch (error) {
+      this.lastOpenError = asTransportError(this.host, error);
+      // Others still work: carry on with them, and try to add a connection again later.
+      this.growAfter = Date.now() + GROW_PAUSE_MS;
+      throw error;
+    } finally {
+      this.opening -= 1;
+      this.wake();
+    }
   }
 }
 

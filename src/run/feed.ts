@@ -2,7 +2,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Job } from '../config/jobs.js';
 import { type ConfigError } from '../errors.js';
-import { type QueueStore } from '../queue/store.js';
+import { type QueueStore, type Taken } from '../queue/store.js';
 import { type QueueWatcher } from '../queue/watch.js';
 import { type RunEvent } from './events.js';
 
@@ -34,6 +34,11 @@ export class JobFeed {
   /** The bad entry that ended a run that is not a daemon. */
   private stopError: ConfigError | undefined;
   private idleSaid = false;
+  /** Jobs taken from the queue file for callers of next() that have not picked them up yet. */
+  private readonly ready: Job[] = [];
+  private taking: Promise<Taken> | undefined;
+  /** Callers of next() waiting for a job from the queue file. */
+  private wanting = 0;
   private missingSaid = false;
   private lastErrorSaid = '';
 
@@ -58,9 +63,44 @@ export class JobFeed {
     this.poke();
   }
 
-  /** Jobs still waiting to be retried when the run ends; the caller puts them back in the queue file. */
+  /** Jobs still waiting to be retried (or taken and not handed out) when the run ends; the caller puts them back in the queue file. */
   leftovers(): Job[] {
-    return this.retries.splice(0).map((r) => r.job);
+    return [...this.retries.splice(0).map((r) => r.job), ...this.ready.splice(0)];
+  }
+
+  /**
+   * One job from the queue file. Sub-nodes that ask while a take is under way are served together
+   * by the next one: a single lock, consumed.yaml append and queue rewrite for all of them (issue 7:
+   * the per-pop fsyncs are shared instead of paid once per job).
+   */
+  private async takeOne(signal: AbortSignal | undefined): Promise<Taken> {
+    const ready = this.ready.shift();
+    if (ready) return { jobs: [ready] };
+    this.wanting += 1;
+    try {
+      for (;;) {
+        let taken: Taken;
+        if (this.taking) {
+          taken = await this.taking;
+        } else {
+          const taking = this.options.store.take(this.wanting, signal);
+          this.taking = taking;
+          try {
+            taken = await taking;
+          } finally {
+            this.taking = undefined;
+          }
+          this.ready.push(...taken.jobs);
+        }
+        const job = this.ready.shift();
+        if (job) return { jobs: [job] };
+        // Nothing was left for this caller: an empty, missing or broken queue says so; a take that
+        // served only others means trying again.
+        if (taken.jobs.length === 0) return taken;
+      }
+    } finally {
+      this.wanting -= 1;
+    }
   }
 
   /** The next job, or undefined when the run should stop taking jobs (queue drained, bad entry, cancelled). */
@@ -73,7 +113,7 @@ export class JobFeed {
       const seen = watcher?.version ?? 0;
       let taken;
       try {
-        taken = await store.take(1, signal);
+        taken = await this.takeOne(signal);
       } catch (error) {
         if (signal?.aborted) return undefined;
         throw error;

@@ -66,6 +66,8 @@ export interface FleetOptions {
   readonly user?: string;
   /** Gives up starting (default: after 30 s). */
   readonly signal?: AbortSignal;
+  /** Extra sshd_config lines for every host, e.g. `MaxSessions 2`. */
+  readonly sshdConfig?: readonly string[];
 }
 
 /** Starts `hosts` sshd processes in parallel on 127.0.0.2… (one shared free port) and writes an ssh config naming them node1… */
@@ -89,7 +91,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     // With UsePAM no, sshd refuses a locked account ("!" in /etc/shadow, what useradd leaves) even for a key;
     // root is rarely locked, and PAM's session modules cost time, so only other users get PAM.
     const usePam = user !== 'root';
-    const { port, sshds } = await startAll({ dir, hostKeys, authorizedKeys, usePam, signal });
+    const { port, sshds } = await startAll({ dir, hostKeys, authorizedKeys, usePam, signal, extra: options.sshdConfig ?? [] });
     const hosts = sshds.map((s, i): FleetHost => {
       const hostKeyPath = hostKeys[i] ?? '';
       let stopping: Promise<void> | undefined;
@@ -198,6 +200,7 @@ interface StartAll {
   readonly authorizedKeys: string;
   readonly usePam: boolean;
   readonly signal: AbortSignal;
+  readonly extra: readonly string[];
 }
 
 /** Starts one sshd per host key on one port, all in parallel; on a lost port race, stops them all and tries another port. */
@@ -240,6 +243,7 @@ async function startSshd(o: StartSshd): Promise<Sshd> {
       'PermitRootLogin prohibit-password',
       'PubkeyAuthentication yes',
       'LogLevel INFO',
+      ...o.extra,
       '',
     ].join('\n'),
   );

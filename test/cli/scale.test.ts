@@ -1,0 +1,59 @@
+// Many sub-nodes on one host (issue 7): shared connections carry them all at once, and a channel sshd refuses is waited out, never a job failure.
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { runPegasus } from '../helpers/cli.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
+
+const fleets: Fleet[] = [];
+const dirs: string[] = [];
+after(async () => {
+  for (const fleet of fleets) {
+    const pids = fleet.hosts.map((h) => h.pid);
+    await fleet.stop();
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'sshd is gone');
+  }
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function workspace(hosts: string, queue: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-scale-'));
+  dirs.push(dir);
+  await chmod(dir, 0o777); // jobs run as the fleet's non-root user and write here
+  await writeFile(path.join(dir, 'hosts.yaml'), hosts);
+  await writeFile(path.join(dir, 'queue.yaml'), queue);
+  return dir;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+test('64 sub-nodes on one host with a default sshd all run at once', async () => {
+  const fleet = await startFleet({ hosts: 1 });
+  fleets.push(fleet);
+  const dir = await workspace(`- hostname: node1\n  slot: [${range(64).join(', ')}]\n`, '');
+  // Each job marks itself running, then waits (up to 60 s) until 64 are marked: a barrier that
+  // only opens if all 64 run at the same time. It records how many it saw.
+  const job = `mkdir -p ${dir}/running && touch ${dir}/running/{{n}} && i=0; while [ "$(ls ${dir}/running | wc -l)" -lt 64 ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ls ${dir}/running | wc -l`;
+  await writeFile(path.join(dir, 'queue.yaml'), `- command: ${JSON.stringify(job)}\n  n: [${range(64).join(', ')}]\n`);
+  const result = await runPegasus(['q', '--plain', '--ssh-config', fleet.sshConfigPath], { cwd: dir });
+  assert.equal(result.code, 0, result.stderr);
+  const seen = [...result.stdout.matchAll(/^\[node1 \(slot=\d+\)\] +(\d+)$/gm)].map((m) => Number(m[1]));
+  assert.equal(seen.length, 64, result.stdout);
+  assert.equal(Math.max(...seen), 64, 'the maximum concurrency observed is 64');
+  assert.ok(seen.every((n) => n === 64), `every job saw all 64 running: ${seen.join(' ')}`);
+  assert.doesNotMatch(result.stderr, /refused|lost|unreachable/);
+});
+
+test('channels sshd refuses (MaxSessions 2, --max-sessions 4) are waited out on other connections: no job fails', async () => {
+  const fleet = await startFleet({ hosts: 1, sshdConfig: ['MaxSessions 2'] });
+  fleets.push(fleet);
+  const dir = await workspace(`- hostname: node1\n  slot: [${range(8).join(', ')}]\n`, `- command: echo job {{n}}\n  n: [${range(40).join(', ')}]\n`);
+  // --retries 0: a refused channel counted as a failure would fail its job outright.
+  const result = await runPegasus(['q', '--plain', '--retries', '0', '--max-sessions', '4', '--ssh-config', fleet.sshConfigPath], { cwd: dir });
+  assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+  assert.equal((result.stdout.match(/=== done \(exit 0, /g) ?? []).length, 40);
+  assert.match(result.stderr, /^pegasus: 40 jobs run, 40 succeeded, 0 failed/m);
+  assert.equal((await readFile(path.join(dir, 'consumed.yaml'), 'utf8')).match(/^- command:/gm)?.length, 40);
+});

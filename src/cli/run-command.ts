@@ -8,7 +8,6 @@ import { checkCollisions, checkEntry, expandEntry, parseQueue } from '../config/
 import { ConfigError } from '../errors.js';
 import { LocalExecutor } from '../exec/local.js';
 import { QueueStore, queueFilesOf } from '../queue/store.js';
-import { QueueWatcher } from '../queue/watch.js';
 import { runBroadcast } from '../run/broadcast-mode.js';
 import { type RunEvent, type RunSummary } from '../run/events.js';
 import { collectInterrupted, forgetJournals, Journal, journalDirOf } from '../run/journal.js';
@@ -78,7 +77,8 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   };
   const stopCounting = screen.kind === 'json' ? () => {} : countQueueNow(files.queue, print);
   const stop = stopOnSignals(print);
-  const watcher = flags.daemon ? await QueueWatcher.start(files.queue) : undefined;
+  // chokidar loads only for the daemon.
+  const watcher = flags.daemon ? await (await import('../queue/watch.js')).QueueWatcher.start(files.queue) : undefined;
   const journal = await Journal.open(journalDirOf(files.queue));
   const store = new QueueStore(files, {
     check: (entry) => checkEntry(entry, subnodes),

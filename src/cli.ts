@@ -48,6 +48,7 @@ function buildProgram(): Command {
     .option('--fail-fast', 'take no new job after the first failure (running ones finish); exit 1', false)
     .option('--retries <n>', 'further attempts for a job whose connection failed, on any sub-node', nonNegativeInt, 2)
     .option('--retry-failed', 'retry jobs that exit non-zero too (up to --retries)', false)
+    .option('--backfill', 'let later jobs use slots the job at the head cannot, while it waits for more (see slots in the README)', false)
     .action(async (flags) => {
       const { runMode } = await import('./cli/run-command.js');
       process.exitCode = await runMode('queue', flags);

@@ -36,6 +36,8 @@ export interface RunFlags {
   readonly requeueInterrupted?: boolean;
   readonly retries?: number;
   readonly retryFailed?: boolean;
+  /** --backfill (slots, issue 8). */
+  readonly backfill?: boolean;
   /** One JSON object per event on stdout instead of text. */
   readonly json?: boolean;
   /** Where per-job logs go (default `.pegasus/logs` beside the queue file). */
@@ -117,18 +119,20 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
         failFast: flags.failFast ?? false,
         retries: flags.retries ?? 2,
         retryFailed: flags.retryFailed ?? false,
+        backfill: flags.backfill ?? false,
       });
       await report(summaryText(summary, (id) => logs.pathOf(id)), summary);
     } else {
       const broadcast = await runBroadcast({ ...common, errorAborts: flags.errorAborts ?? false });
       await report(broadcastSummaryText(broadcast, subnodes.map(refOf)), broadcast);
-      if (broadcast.aborted || broadcast.unreachable.length > 0) return stop.code() ?? EXIT.failed;
+      const tooSmall = broadcast.rounds.some((round) => round.cells.some((cell) => cell.skipped !== undefined));
+      if (broadcast.aborted || broadcast.unreachable.length > 0 || tooSmall) return stop.code() ?? EXIT.failed;
       summary = broadcast;
     }
     const stopped = stop.code();
     if (stopped !== undefined) return stopped;
     if (summary.queueError) return EXIT.usage;
-    return summary.failed.length > 0 || summary.stranded ? EXIT.failed : EXIT.ok;
+    return summary.failed.length > 0 || summary.stranded || (summary.unrunnable?.length ?? 0) > 0 ? EXIT.failed : EXIT.ok;
   } finally {
     stopCounting();
     await screen.close();

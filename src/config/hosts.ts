@@ -16,6 +16,8 @@ export interface SubNode {
   readonly params: Binding;
   /** `host (k=v, ...)`, used to prefix output lines. */
   readonly label: string;
+  /** Numbered slots it offers (`slots: N` on the host entry, default 1), e.g. its GPUs (issue 8). */
+  readonly slots: number;
   /** Where the host entry is. */
   readonly place: Place;
 }
@@ -62,7 +64,16 @@ export function parseHosts(text: string, file: string): SubNode[] {
   const subnodes: SubNode[] = [];
   for (const item of root.items) {
     const place = placeOf(source, isMap(item) || isScalar(item) || isSeq(item) ? item : undefined);
-    for (const binding of expandHostEntry(item, context, place)) {
+    for (const all of expandHostEntry(item, context, place)) {
+      // `slots` is reserved: how many jobs' worth of slots the sub-node offers, not a parameter.
+      const slotsText = all.find(([key]) => key === 'slots')?.[1];
+      if (slotsText !== undefined && !/^[1-9]\d*$/.test(slotsText)) {
+        throw new ConfigError(`A host entry's \`slots\` is \`${slotsText}\`, which is not a whole number of slots.`, {
+          place,
+          fix: 'Write how many slots each of its sub-nodes offers, e.g. `slots: 8` for an 8-GPU machine.',
+        });
+      }
+      const binding = all.filter(([key]) => key !== 'slots');
       const hostTemplate = binding.find(([key]) => key === 'hostname')?.[1] ?? '';
       const others = binding.filter(([key]) => key !== 'hostname');
       const host = render(hostTemplate, bindingObject(others), { field: 'hostname', place }).trim();
@@ -70,7 +81,7 @@ export function parseHosts(text: string, file: string): SubNode[] {
         throw new ConfigError('A host entry has an empty hostname.', { place, fix: 'Give the host name or ssh alias.' });
       }
       const params: Binding = binding.map(([key, value]) => [key, key === 'hostname' ? host : value] as const);
-      subnodes.push({ index: subnodes.length, host, params, label: labelOf(host, others), place });
+      subnodes.push({ index: subnodes.length, host, params, label: labelOf(host, others), slots: Number(slotsText ?? 1), place });
     }
   }
   return subnodes;

@@ -75,14 +75,14 @@ export interface TemplateSite {
  * Renders a template with strict variables and no escaping. An unknown variable or a bad helper
  * call throws a ConfigError naming the template, its entry and the variables it may use.
  */
-export function render(template: string, values: Readonly<Record<string, string>>, site: TemplateSite): string {
+export function render(template: string, values: Readonly<Record<string, string>>, site: TemplateSite, data?: Readonly<Record<string, string | number>>): string {
   try {
     let fn = compiled.get(template);
     if (!fn) {
       fn = engine.compile(template, { noEscape: true, strict: true });
       compiled.set(template, fn);
     }
-    return fn(values);
+    return data ? fn(values, { data }) : fn(values);
   } catch (error) {
     throw templateError(error, template, values, site);
   }

@@ -6,6 +6,7 @@ import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
 import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type FailedJob } from './events.js';
 import { JobFeed } from './feed.js';
 import { type ModeOptions } from './mode-options.js';
+import { SlotSet } from './slots.js';
 import { refOf, Sessions } from './sessions.js';
 
 export interface BroadcastOptions extends ModeOptions {
@@ -52,9 +53,12 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
       opened.map(async ({ subnode, exec }): Promise<BroadcastCell> => {
         const ref = refOf(subnode);
         if (!exec || sessions.isDead(subnode.host)) return { subnode: ref };
+        // The same allocation rule as queue mode, on a sub-node that runs only this job (issue 8).
+        const slots = new SlotSet(subnode.slots).find(job.slots ?? 1, job.allocationPolicy ?? 'first_fit');
+        if (!slots) return { subnode: ref, skipped: `needs ${job.slots ?? 1} slots, has ${subnode.slots}` };
         const id = nextId++;
-        const command = renderJob(job, subnode);
-        emit({ type: 'job-started', id, subnode: ref, job, command, attempt: 1 });
+        const command = renderJob(job, subnode, { slots, job: fed.number, attempt: 1 });
+        emit({ type: 'job-started', id, subnode: ref, job, command, attempt: 1, slots });
         const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
         const result = await exec.run({
           command,

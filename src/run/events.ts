@@ -9,6 +9,8 @@ export interface SubNodeRef {
   readonly index: number;
   readonly host: string;
   readonly label: string;
+  /** Slots it offers (default 1). */
+  readonly slots?: number;
 }
 
 export type RunEvent =
@@ -26,6 +28,8 @@ export type RunEvent =
       readonly command: string;
       /** 1 for the first try; more when the job is retried after a transport failure. */
       readonly attempt: number;
+      /** The slots of the sub-node it was given (`{{slots}}`). */
+      readonly slots?: readonly number[];
     }
   | { readonly type: 'job-output'; readonly id: number; readonly subnode: SubNodeRef; readonly stream: StreamName; readonly line: string }
   | {
@@ -40,7 +44,10 @@ export type RunEvent =
       /** The job will be tried again (its connection failed, or --retry-failed), on any sub-node. */
       readonly retrying?: boolean;
       readonly attempt?: number;
+      readonly slots?: readonly number[];
     }
+  /** A job that needs more slots than any sub-node offers: not run, recorded in failed.yaml; the queue goes on. */
+  | { readonly type: 'job-unrunnable'; readonly job: Job; readonly reason: string }
   /** A bad entry at the head; `waiting`: the daemon waits for the file to be fixed, else the run stops. */
   | { readonly type: 'queue-error'; readonly error: ConfigError; readonly waiting: boolean }
   /** Daemon mode: the queue is empty, waiting for it to change. */
@@ -79,6 +86,8 @@ export interface RunSummary {
   readonly putBack?: number;
   /** Jobs that needed a second attempt or more. */
   readonly retried?: number;
+  /** Jobs not run because no sub-node offers the slots they need. */
+  readonly unrunnable?: readonly { readonly command: string; readonly slots: number; readonly reason: string }[];
   readonly durationMs: number;
 }
 
@@ -86,6 +95,8 @@ export interface RunSummary {
 export interface BroadcastCell {
   readonly subnode: SubNodeRef;
   readonly result?: ExecResult;
+  /** Why it did not run there, when it was not for a dead host (e.g. too few slots). */
+  readonly skipped?: string;
 }
 
 /** One job broadcast to every sub-node. */

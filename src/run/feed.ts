@@ -21,6 +21,8 @@ export interface FeedOptions {
 export interface FedJob {
   readonly job: Job;
   readonly attempt: number;
+  /** 1-based number of the job in this run, kept across its attempts (`{{@job}}`). */
+  readonly number: number;
 }
 
 /** Hands out jobs one at a time to the sub-node loops of either mode; jobs to retry come first. */
@@ -34,6 +36,8 @@ export class JobFeed {
   /** The bad entry that ended a run that is not a daemon. */
   private stopError: ConfigError | undefined;
   private idleSaid = false;
+  /** Jobs numbered so far. */
+  private numbered = 0;
   /** Jobs taken from the queue file for callers of next() that have not picked them up yet. */
   private readonly ready: Job[] = [];
   private taking: Promise<Taken> | undefined;
@@ -53,7 +57,7 @@ export class JobFeed {
 
   /** Hands a job back for another attempt; it goes to the next free sub-node, ahead of the queue file. */
   retry(fed: FedJob): void {
-    this.retries.push({ job: fed.job, attempt: fed.attempt + 1 });
+    this.retries.push({ job: fed.job, attempt: fed.attempt + 1, number: fed.number });
     this.poke();
   }
 
@@ -122,7 +126,7 @@ export class JobFeed {
       if (job) {
         this.idleSaid = this.missingSaid = false;
         this.lastErrorSaid = '';
-        return this.handOut({ job, attempt: 1 });
+        return this.handOut({ job, attempt: 1, number: ++this.numbered });
       }
       if (taken.error) {
         if (!watcher) {

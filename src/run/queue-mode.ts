@@ -6,6 +6,7 @@ import { describeOutcome, succeeded, type ExecResult, type Executor } from '../e
 import { type FailedJob, type RunSummary } from './events.js';
 import { JobFeed, type FedJob } from './feed.js';
 import { type ModeOptions } from './mode-options.js';
+import { Placement } from './placement.js';
 import { refOf, Sessions } from './sessions.js';
 
 export interface QueueRunOptions extends ModeOptions {
@@ -15,6 +16,8 @@ export interface QueueRunOptions extends ModeOptions {
   readonly retries?: number;
   /** --retry-failed: jobs that exit non-zero are retried too. */
   readonly retryFailed?: boolean;
+  /** --backfill: later jobs may use slots the waiting head cannot (issue 8). */
+  readonly backfill?: boolean;
 }
 
 /** Runs the queue until it is empty (or nothing can run it, or the run is cancelled), and says how it went. */
@@ -59,15 +62,35 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     return { requeued: false, retrying: false };
   };
 
+  const placement = new Placement({
+    subnodes: options.subnodes,
+    feed,
+    backfill: options.backfill ?? false,
+    isDead: (host) => sessions.isDead(host),
+    signal: stopTaking,
+    onUnrunnable: async (fed, largest) => {
+      const reason = `needs ${fed.job.slots ?? 1} slots on one sub-node; the largest ${largest === 0 ? 'has none left' : `offers ${largest}`}`;
+      const command = fed.job.command;
+      unrunnable.push({ command, slots: fed.job.slots ?? 1, reason });
+      emit({ type: 'job-unrunnable', job: fed.job, reason });
+      await options.journal?.finished(fed.job, { exitCode: null, signal: null, durationMs: 0, cancelled: false }, false);
+      await store.recordFailure(fed.job, `not run: ${reason}, ${new Date().toISOString()}`);
+      feed.done();
+    },
+  });
+  const unrunnable: { command: string; slots: number; reason: string }[] = [];
+
+  /** One loop of a sub-node: a sub-node with N slots runs N loops, each running one job at a time. */
   const worker = async (subnode: SubNode, first: Executor): Promise<void> => {
     const ref = refOf(subnode);
     let exec: Executor | undefined = first;
     while (exec && !sessions.isDead(subnode.host)) {
-      const fed = await feed.next();
-      if (!fed) return;
+      const placed = await placement.next(subnode);
+      if (!placed) return;
+      const { fed } = placed;
       const id = nextId++;
-      const command = renderJob(fed.job, subnode);
-      emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt });
+      const command = renderJob(fed.job, subnode, { slots: placed.slots, job: fed.number, attempt: fed.attempt });
+      emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt, slots: placed.slots });
       await options.journal?.started(fed.job, subnode.label, fed.attempt);
       const timeoutMs = fed.job.timeout ? parseDuration(fed.job.timeout) : options.timeoutMs;
       const result = await exec.run({
@@ -77,11 +100,15 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
         ...(options.backpressure ? { backpressure: options.backpressure } : {}),
       });
+      placement.release(subnode, placed.slots);
       const { requeued, retrying } = await settle(id, fed, subnode, command, result);
-      emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt });
+      emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt, slots: placed.slots });
       feed.done();
       // A lost connection: try to get the host back; its sub-nodes wait, the others keep going.
-      if (result.transportError) exec = await sessions.reconnect(subnode, exec, result.transportError, stopTaking);
+      if (result.transportError) {
+        exec = await sessions.reconnect(subnode, exec, result.transportError, stopTaking);
+        if (!exec) placement.wake(); // its host is gone: jobs waiting for it may now be unrunnable
+      }
     }
   };
 
@@ -89,11 +116,15 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   await Promise.all(
     options.subnodes.map(async (subnode) => {
       const exec = await sessions.open(subnode);
-      if (exec) await worker(subnode, exec);
+      if (!exec) {
+        placement.wake();
+        return;
+      }
+      await Promise.all(Array.from({ length: subnode.slots }, () => worker(subnode, exec)));
     }),
   );
-  // Retries nobody was left to run go back to the head of the queue: nothing is lost.
-  const leftovers = feed.leftovers();
+  // Jobs taken and never started, and retries nobody was left to run, go back to the head of the queue: nothing is lost.
+  const leftovers = [...placement.leftovers().map((fed) => fed.job), ...feed.leftovers()];
   if (leftovers.length > 0) {
     await store.putBack(leftovers);
     for (const job of leftovers) await options.journal?.finished(job, { exitCode: null, signal: null, durationMs: 0, cancelled: false }, true);
@@ -108,6 +139,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     stranded: options.subnodes.every((s) => sessions.isDead(s.host)),
     putBack: leftovers.length,
     retried,
+    ...(unrunnable.length > 0 ? { unrunnable } : {}),
     durationMs: performance.now() - started,
   };
 }

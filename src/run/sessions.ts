@@ -94,5 +94,5 @@ export class Sessions {
 
 /** How events name a sub-node. */
 export function refOf(subnode: SubNode): SubNodeRef {
-  return { index: subnode.index, host: subnode.host, label: subnode.label };
+  return { index: subnode.index, host: subnode.host, label: subnode.label, ...(subnode.slots > 1 ? { slots: subnode.slots } : {}) };
 }

@@ -19,7 +19,7 @@ export function eventJson(event: RunEvent): Record<string, unknown> {
   const base = { event: event.type, time: new Date().toISOString() };
   switch (event.type) {
     case 'job-started':
-      return { ...base, id: event.id, subnode: event.subnode.label, host: event.subnode.host, job: canonicalValue(event.job), command: event.command, attempt: event.attempt };
+      return { ...base, id: event.id, subnode: event.subnode.label, host: event.subnode.host, job: canonicalValue(event.job), command: event.command, attempt: event.attempt, ...(event.slots ? { slots: event.slots } : {}) };
     case 'job-output':
       return { ...base, id: event.id, subnode: event.subnode.label, stream: event.stream, line: event.line };
     case 'job-finished':
@@ -42,6 +42,8 @@ export function eventJson(event: RunEvent): Record<string, unknown> {
       return { ...base, stage: event.stage };
     case 'queue-size':
       return { ...base, entries: event.entries };
+    case 'job-unrunnable':
+      return { ...base, job: canonicalValue(event.job), reason: event.reason };
   }
 }
 
@@ -55,6 +57,7 @@ export function summaryJson(summary: RunSummary): Record<string, unknown> {
     deadHosts: summary.deadHosts,
     queueError: summary.queueError?.describe() ?? null,
     stranded: summary.stranded,
+    unrunnable: summary.unrunnable ?? [],
     durationMs: Math.round(summary.durationMs),
   };
 }

@@ -64,6 +64,9 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
       case 'host-connected':
       case 'queue-size':
         return;
+      case 'job-unrunnable':
+        sinks.err(`pegasus: not running \`${oneLine(event.job.command)}\`: it ${event.reason}; recorded in failed.yaml.\n`);
+        return;
       case 'host-failed':
         sinks.err(`pegasus: host ${event.host}: ${event.error.message}\n`);
         return;
@@ -115,6 +118,7 @@ export function summaryText(summary: RunSummary, logPathOf: (id: number) => stri
   const lines: string[] = [];
   const total = summary.succeeded + summary.failed.length;
   lines.push(`pegasus: ${total} job${total === 1 ? '' : 's'} run, ${summary.succeeded} succeeded, ${summary.failed.length} failed (${(summary.durationMs / 1000).toFixed(1)}s).`);
+  for (const job of summary.unrunnable ?? []) lines.push(`  NOT RUN (${job.reason}): ${oneLine(job.command)}`);
   for (const failure of summary.failed) {
     const attempts = failure.attempts && failure.attempts > 1 ? ` after ${failure.attempts} attempts` : '';
     lines.push(`  FAILED [${failure.subnode.label}] ${describeEnd(failure.result)}${attempts}${failure.requeued ? ' (put back in the queue)' : ''}: ${oneLine(failure.command)}`);
@@ -149,7 +153,10 @@ export function broadcastSummaryText(summary: BroadcastSummary, subnodes: readon
     const header = ['job', ...subnodes.map((s) => s.label)];
     const rows = summary.rounds.map((round, i) => [
       `${i + 1}. ${shorten(oneLine(round.job.command), 40)}`,
-      ...subnodes.map((s) => cellText(round.cells.find((c) => c.subnode.index === s.index)?.result)),
+      ...subnodes.map((s) => {
+        const cell = round.cells.find((c) => c.subnode.index === s.index);
+        return cell?.skipped ? 'too few slots' : cellText(cell?.result);
+      }),
     ]);
     const widths = header.map((h, col) => Math.max(h.length, ...rows.map((r) => (r[col] ?? '').length)));
     for (const row of [header, ...rows]) lines.push(`  ${row.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join('  ').trimEnd()}`);

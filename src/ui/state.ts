@@ -3,15 +3,27 @@ import { type RunEvent, type SubNodeRef } from '../run/events.js';
 
 export type SubNodeState = 'idle' | 'running' | 'reconnecting' | 'down';
 
+/** A job running on a sub-node. */
+export interface RunningJob {
+  readonly command: string;
+  readonly since: number;
+  readonly attempt: number;
+  readonly slots?: readonly number[];
+}
+
 /** One sub-node's row. */
 export interface SubNodeView {
   readonly ref: SubNodeRef;
   state: SubNodeState;
-  /** The running job (state 'running'). */
-  jobId?: number;
-  command?: string;
-  since?: number;
-  attempt?: number;
+  /** Its running jobs by id, oldest first (more than one when it has slots). */
+  readonly jobs: Map<number, RunningJob>;
+  /** Which of its slots are in use, when it has more than one. */
+  readonly occupancy?: boolean[];
+}
+
+/** The oldest job running on a sub-node, if any. */
+export function oldestJob(row: SubNodeView): RunningJob | undefined {
+  return row.jobs.values().next().value;
 }
 
 export interface Totals {
@@ -40,7 +52,7 @@ export interface ViewState {
 export function initialState(subnodes: readonly SubNodeRef[], now: number = Date.now()): ViewState {
   return {
     startedAt: now,
-    subnodes: subnodes.map((ref) => ({ ref, state: 'idle' })),
+    subnodes: subnodes.map((ref) => ({ ref, state: 'idle', jobs: new Map(), ...(ref.slots && ref.slots > 1 ? { occupancy: Array.from({ length: ref.slots }, () => false) } : {}) })),
     totals: { running: 0, done: 0, failed: 0, retried: 0 },
   };
 }
@@ -54,10 +66,8 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
       const row = state.subnodes[event.subnode.index];
       if (row) {
         row.state = 'running';
-        row.jobId = event.id;
-        row.command = event.command;
-        row.since = now;
-        row.attempt = event.attempt;
+        row.jobs.set(event.id, { command: event.command, since: now, attempt: event.attempt, ...(event.slots ? { slots: event.slots } : {}) });
+        if (row.occupancy) for (const i of event.slots ?? []) row.occupancy[i] = true;
       }
       state.totals.running += 1;
       state.lockedBy = undefined;
@@ -66,12 +76,9 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
     }
     case 'job-finished': {
       const row = state.subnodes[event.subnode.index];
-      if (row && row.jobId === event.id) {
-        if (row.state === 'running') row.state = 'idle';
-        row.jobId = undefined;
-        row.command = undefined;
-        row.since = undefined;
-        row.attempt = undefined;
+      if (row?.jobs.delete(event.id)) {
+        if (row.state === 'running' && row.jobs.size === 0) row.state = 'idle';
+        if (row.occupancy) for (const i of event.slots ?? []) row.occupancy[i] = false;
       }
       state.totals.running = Math.max(0, state.totals.running - 1);
       const result = event.result;
@@ -85,7 +92,7 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
     }
     case 'host-connected':
     case 'host-reconnected':
-      return setHost(state, event.host, (row) => (row.state === 'reconnecting' || row.state === 'down' ? 'idle' : row.state));
+      return setHost(state, event.host, (row) => (row.state === 'reconnecting' || row.state === 'down' ? (row.jobs.size > 0 ? 'running' : 'idle') : row.state));
     case 'host-lost':
       return setHost(state, event.host, () => 'reconnecting');
     case 'host-failed':
@@ -110,6 +117,9 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
       return true;
     case 'stop-requested':
       state.stop = event.stage;
+      return true;
+    case 'job-unrunnable':
+      state.totals.failed += 1;
       return true;
   }
 }

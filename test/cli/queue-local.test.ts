@@ -37,7 +37,7 @@ test('dry run reports an unknown template variable before anything runs', async 
   const ws = await workspace({ 'hosts.yaml': TWO_LOCAL, 'queue.yaml': '- echo ok\n- command: train --gpu {{gpu}}\n  lr: [1]\n' });
   const result = await runPegasus(['q', '--dry-run'], { cwd: ws.dir });
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /queue\.yaml:2:3: The command template `train --gpu \{\{gpu\}\}` uses `\{\{gpu\}\}`, which is not defined on sub-node localhost \(slot=0\)\. Known variables: `hostname`, `slot`, `lr`\./);
+  assert.match(result.stderr, /queue\.yaml:2:3: The command template `train --gpu \{\{gpu\}\}` uses `\{\{gpu\}\}`, which is not defined on sub-node localhost \(slot=0\)\. Known variables: `hostname`, `slot`, `lr`, `slots`\./);
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
 });
 

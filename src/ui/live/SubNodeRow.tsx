@@ -1,7 +1,7 @@
 // One sub-node in the panel: state, elapsed time, attempt and the running command, cut to one line.
 import { Text } from 'ink';
-import { type SubNodeView } from '../state.js';
-import { elapsed, MARK, STATE_COLOUR } from './format.js';
+import { oldestJob, type SubNodeView } from '../state.js';
+import { elapsed, MARK, slotBar, STATE_COLOUR } from './format.js';
 import { oneLine } from '../plain.js';
 
 export interface SubNodeRowProps {
@@ -12,13 +12,17 @@ export interface SubNodeRowProps {
 
 export function SubNodeRow({ row, labelWidth, now }: SubNodeRowProps) {
   const label = row.ref.label.padEnd(labelWidth);
+  const job = oldestJob(row);
+  const more = row.jobs.size > 1 ? ` (+${row.jobs.size - 1} more)` : '';
   const detail =
-    row.state === 'running' && row.since !== undefined
-      ? `${elapsed(now - row.since).padStart(6)}  ${row.attempt && row.attempt > 1 ? `(attempt ${row.attempt}) ` : ''}${oneLine(row.command ?? '')}`
+    row.state === 'running' && job
+      ? `${elapsed(now - job.since).padStart(6)}  ${job.attempt > 1 ? `(attempt ${job.attempt}) ` : ''}${oneLine(job.command)}`
       : row.state;
   return (
     <Text wrap="truncate-end">
-      <Text color={STATE_COLOUR[row.state]}>{MARK[row.state]}</Text> {label}  {detail}
+      <Text color={STATE_COLOUR[row.state]}>{MARK[row.state]}</Text> {label}  {row.occupancy ? `${slotBar(row.occupancy)}  ` : ''}
+      {detail}
+      {more}
     </Text>
   );
 }

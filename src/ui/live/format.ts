@@ -14,3 +14,8 @@ export function elapsed(ms: number): string {
 export const MARK: Record<SubNodeState, string> = { running: '●', idle: '○', reconnecting: '↻', down: '✗' };
 
 export const STATE_COLOUR: Record<SubNodeState, string> = { running: 'green', idle: 'gray', reconnecting: 'yellow', down: 'red' };
+
+/** Slot occupancy as a bar: ▮ in use, ▯ free (`▮▮▯▯▮▮▮▮`). */
+export function slotBar(occupancy: readonly boolean[]): string {
+  return occupancy.map((used) => (used ? '▮' : '▯')).join('');
+}

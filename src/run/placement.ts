@@ -1,0 +1,147 @@
+// Which job runs where (issue 8): jobs wait in queue order for enough free slots on one sub-node; --backfill lets later ones use slots the head cannot.
+import { type SubNode } from '../config/hosts.js';
+import { type JobFeed, type FedJob } from './feed.js';
+import { SlotSet } from './slots.js';
+
+/** How far past a waiting head --backfill looks (jobs taken from the queue file and held in memory). */
+const BACKFILL_WINDOW = 16;
+
+/** A job given a sub-node and slots on it. */
+export interface Placed {
+  readonly fed: FedJob;
+  readonly slots: readonly number[];
+}
+
+export interface PlacementOptions {
+  readonly subnodes: readonly SubNode[];
+  readonly feed: JobFeed;
+  readonly backfill: boolean;
+  /** Sub-nodes of dead hosts take nothing. */
+  readonly isDead: (host: string) => boolean;
+  /** A job needing more slots than any sub-node has: reported, and the queue goes on. */
+  readonly onUnrunnable: (fed: FedJob, largest: number) => Promise<void>;
+  readonly signal?: AbortSignal;
+}
+
+const need = (fed: FedJob): number => fed.job.slots ?? 1;
+const policyOf = (fed: FedJob) => fed.job.allocationPolicy ?? 'first_fit';
+
+/**
+ * Hands jobs to the loops of each sub-node (one loop per slot). Jobs are taken from the feed in the
+ * background, by as many fetches as loops want work (the feed serves concurrent fetches with one
+ * take), and kept in queue order until placed. FIFO: only the first waiting job may start; with
+ * backfill, a later one may start on a sub-node where the first does not fit now, outside the
+ * block that the first is waiting for there.
+ */
+export class Placement {
+  private readonly options: PlacementOptions;
+  private readonly pending: FedJob[] = [];
+  private readonly slots = new Map<number, SlotSet>();
+  private fetching = 0;
+  private failure: unknown;
+  private wanting = 0;
+  private drained = false;
+  private wakers: (() => void)[] = [];
+
+  constructor(options: PlacementOptions) {
+    this.options = options;
+    for (const subnode of options.subnodes) this.slots.set(subnode.index, new SlotSet(subnode.slots));
+    options.signal?.addEventListener('abort', () => this.wake(), { once: true });
+  }
+
+  /** The most slots a sub-node whose host is still usable offers. */
+  private get largest(): number {
+    let largest = 0;
+    for (const subnode of this.options.subnodes) if (!this.options.isDead(subnode.host)) largest = Math.max(largest, subnode.slots);
+    return largest;
+  }
+
+  /** The slot set of a sub-node (for the panel and tests). */
+  slotsOf(subnode: SubNode): SlotSet {
+    return this.slots.get(subnode.index) as SlotSet;
+  }
+
+  /** The next job for a loop of `subnode`, with its slots taken; undefined when the loop should end. */
+  async next(subnode: SubNode): Promise<Placed | undefined> {
+    const slots = this.slotsOf(subnode);
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      if (this.options.signal?.aborted || this.options.isDead(subnode.host)) return undefined;
+      // Jobs no sub-node can ever hold are reported and skipped.
+      while (this.pending[0] && need(this.pending[0]) > this.largest) {
+        const fed = this.pending.shift() as FedJob;
+        await this.options.onUnrunnable(fed, this.largest);
+      }
+      const placed = this.place(slots);
+      if (placed) return placed;
+      const head = this.pending[0];
+      const wantsMore =
+        !this.drained && slots.free > 0 && (head === undefined || (this.options.backfill && this.pending.length < BACKFILL_WINDOW));
+      if (!wantsMore && this.drained && this.pending.length === 0) return undefined;
+      if (wantsMore) {
+        this.wanting += 1;
+        if (this.fetching < this.wanting) this.fetch();
+      }
+      await new Promise<void>((resolve) => this.wakers.push(resolve));
+      if (wantsMore) this.wanting -= 1;
+    }
+  }
+
+  /** Frees a job's slots (however it ended) and lets waiting loops look again. */
+  release(subnode: SubNode, slots: readonly number[]): void {
+    this.slotsOf(subnode).release(slots);
+    this.wake();
+  }
+
+  /** Lets waiting loops look again (e.g. a host died, the run is stopping). */
+  wake(): void {
+    const wakers = this.wakers;
+    this.wakers = [];
+    for (const wake of wakers) wake();
+  }
+
+  /** Jobs taken from the queue and never started, in queue order (put back at the head when the run ends). */
+  leftovers(): FedJob[] {
+    return this.pending.splice(0);
+  }
+
+  private place(slots: SlotSet): Placed | undefined {
+    const head = this.pending[0];
+    if (!head) return undefined;
+    const at = slots.find(need(head), policyOf(head));
+    if (at) return this.start(0, slots, at);
+    if (!this.options.backfill) return undefined;
+    // Keep out of the block the head waits for here (if it can ever fit here).
+    const held = slots.reserveFor(need(head), policyOf(head));
+    for (let i = 1; i < this.pending.length; i++) {
+      const fed = this.pending[i] as FedJob;
+      const fit = slots.find(need(fed), policyOf(fed), held);
+      if (fit) return this.start(i, slots, fit);
+    }
+    return undefined;
+  }
+
+  private start(index: number, slots: SlotSet, at: number[]): Placed {
+    const [fed] = this.pending.splice(index, 1);
+    slots.take(at);
+    return { fed: fed as FedJob, slots: at };
+  }
+
+  /** One fetch from the feed in the background; its job joins the waiting ones in queue order. */
+  private fetch(): void {
+    this.fetching += 1;
+    void this.options.feed.next().then(
+      (fed) => {
+        this.fetching -= 1;
+        if (fed) this.pending.push(fed);
+        else this.drained = true;
+        this.wake();
+      },
+      (error: unknown) => {
+        this.fetching -= 1;
+        this.failure = error;
+        this.wake();
+      },
+    );
+  }
+}

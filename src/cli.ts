@@ -29,6 +29,8 @@ function runOptions(command: Command): Command {
     .option('--requeue-interrupted', 'put jobs that a run which died had taken and never finished back at the head of the queue', false)
     .option('--dry-run', 'print the sub-nodes and every job the queue expands into, check templates, touch nothing', false)
     .option('--json', 'print one JSON object per event on stdout (schema in the README)', false)
+    .option('--group', "print each job's output as one block when it ends, not interleaved", false)
+    .option('--keep-order', 'with or without --group: blocks in the order jobs were taken from the queue', false)
     .option('--plain', 'plain prefixed lines even on a terminal (no live panel); also when piped, in CI or with TERM=dumb', false)
     .option('--max-sessions <n>', 'channels per SSH connection; more sub-nodes on a host open more connections', positiveInt, 4)
     .option('--max-startups <n>', 'SSH handshakes in flight at once (sshd drops connections past its MaxStartups, 10 by default)', positiveInt, 8)

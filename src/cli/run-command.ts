@@ -44,6 +44,9 @@ export interface RunFlags {
   readonly logDir?: string;
   /** Plain prefixed lines even on a terminal (no live view). */
   readonly plain?: boolean;
+  /** Each job's output as one block when it ends; --keep-order: in the order jobs were taken. */
+  readonly group?: boolean;
+  readonly keepOrder?: boolean;
   /** Channels per SSH connection. */
   readonly maxSessions?: number;
   /** SSH handshakes in flight at once. */
@@ -64,14 +67,17 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   const text = await readQueueText(flags.queueFile, { missingOk: flags.daemon });
   for (const entry of parseQueue(text, flags.queueFile)) checkCollisions(entry, subnodes);
 
+  const logs = new JobLogs(flags.logDir ?? path.join(path.dirname(files.queue), '.pegasus', 'logs'));
   const screen = await openScreen({
     json: flags.json ?? false,
     plain: flags.plain ?? false,
     printPeriod: flags.printPeriod,
     subnodes: subnodes.map(refOf),
+    ...(flags.group || flags.keepOrder
+      ? { group: { keepOrder: flags.keepOrder ?? false, logOf: async (id: number) => (await logs.written(id), logs.pathOf(id)) } }
+      : {}),
     title: `pegasus ${mode === 'queue' ? 'q' : 'b'} · ${path.basename(files.queue)}${flags.daemon ? ' · daemon' : ''}`,
   });
-  const logs = new JobLogs(flags.logDir ?? path.join(path.dirname(files.queue), '.pegasus', 'logs'));
   // Every event goes to the logs (which keep everything) and to the screen.
   const print = (event: RunEvent): void => {
     logs.onEvent(event);

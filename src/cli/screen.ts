@@ -1,6 +1,7 @@
 // Choosing what the run shows: the ink live view on a terminal, plain prefixed lines otherwise, or JSON lines.
 import { type RunEvent, type SubNodeRef } from '../run/events.js';
 import { colourLevel, painter } from '../ui/colour.js';
+import { grouped } from '../ui/group.js';
 import { jsonPrinter } from '../ui/json.js';
 import { plainPrinter } from '../ui/plain.js';
 import { progressReporter } from '../ui/progress.js';
@@ -20,6 +21,8 @@ export interface ScreenOptions {
   readonly printPeriod: number;
   readonly subnodes: readonly SubNodeRef[];
   readonly title: string;
+  /** --group / --keep-order: each job's output as one block when it ends (plain and live; not --json). */
+  readonly group?: { readonly keepOrder: boolean; readonly logOf: (id: number) => Promise<string | undefined> };
   readonly env?: NodeJS.ProcessEnv;
   readonly stdout?: NodeJS.WriteStream;
   readonly stderr?: NodeJS.WriteStream;
@@ -56,20 +59,38 @@ async function chooseScreen(options: ScreenOptions): Promise<Screen> {
       title: options.title,
       stdout,
     });
-    return { kind: 'live', onEvent: view.onEvent, say: view.say, close: view.close };
+    const text = options.group ? grouped(view.print, options.group) : undefined;
+    return {
+      kind: 'live',
+      onEvent: text
+        ? (event) => {
+            view.onState(event);
+            text.onEvent(event);
+          }
+        : view.onEvent,
+      say: view.say,
+      close: async () => {
+        await text?.flush();
+        await view.close();
+      },
+    };
   }
   const paint = painter(colourLevel(env, stdout.isTTY === true));
   const print = plainPrinter({ out: (text) => void stdout.write(text), err }, { printPeriod: options.printPeriod, prefix: (s) => paint.prefix(s.label, s.index) });
   // PEGASUS_PROGRESS_MS changes how often the progress line may appear (default 5 s).
   const period = Number(env.PEGASUS_PROGRESS_MS);
   const progress = progressReporter(options.subnodes, err, period > 0 ? period : undefined);
+  const text = options.group ? grouped(print, options.group) : { onEvent: print, flush: async () => {} };
   return {
     kind: 'plain',
     onEvent: (event) => {
       progress.onEvent(event);
-      print(event);
+      text.onEvent(event);
     },
     say: err,
-    close: async () => progress.stop(),
+    close: async () => {
+      progress.stop();
+      await text.flush();
+    },
   };
 }

@@ -58,7 +58,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
         if (!slots) return { subnode: ref, skipped: `needs ${job.slots ?? 1} slots, has ${subnode.slots}` };
         const id = nextId++;
         const command = renderJob(job, subnode, { slots, job: fed.number, attempt: 1 });
-        emit({ type: 'job-started', id, subnode: ref, job, command, attempt: 1, slots });
+        emit({ type: 'job-started', id, subnode: ref, job, command, attempt: 1, slots, number: fed.number });
         const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
         const result = await exec.run({
           command,

@@ -30,6 +30,8 @@ export type RunEvent =
       readonly attempt: number;
       /** The slots of the sub-node it was given (`{{slots}}`). */
       readonly slots?: readonly number[];
+      /** The job's number in this run, in the order jobs were taken (`{{@job}}`); the same for each attempt. */
+      readonly number?: number;
     }
   | { readonly type: 'job-output'; readonly id: number; readonly subnode: SubNodeRef; readonly stream: StreamName; readonly line: string }
   | {
@@ -47,7 +49,7 @@ export type RunEvent =
       readonly slots?: readonly number[];
     }
   /** A job that needs more slots than any sub-node offers: not run, recorded in failed.yaml; the queue goes on. */
-  | { readonly type: 'job-unrunnable'; readonly job: Job; readonly reason: string }
+  | { readonly type: 'job-unrunnable'; readonly job: Job; readonly reason: string; readonly number?: number }
   /** A bad entry at the head; `waiting`: the daemon waits for the file to be fixed, else the run stops. */
   | { readonly type: 'queue-error'; readonly error: ConfigError; readonly waiting: boolean }
   /** Daemon mode: the queue is empty, waiting for it to change. */

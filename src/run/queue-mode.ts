@@ -72,7 +72,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const reason = `needs ${fed.job.slots ?? 1} slots on one sub-node; the largest ${largest === 0 ? 'has none left' : `offers ${largest}`}`;
       const command = fed.job.command;
       unrunnable.push({ command, slots: fed.job.slots ?? 1, reason });
-      emit({ type: 'job-unrunnable', job: fed.job, reason });
+      emit({ type: 'job-unrunnable', job: fed.job, reason, number: fed.number });
       await options.journal?.finished(fed.job, { exitCode: null, signal: null, durationMs: 0, cancelled: false }, false);
       await store.recordFailure(fed.job, `not run: ${reason}, ${new Date().toISOString()}`);
       feed.done();
@@ -90,7 +90,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const { fed } = placed;
       const id = nextId++;
       const command = renderJob(fed.job, subnode, { slots: placed.slots, job: fed.number, attempt: fed.attempt });
-      emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt, slots: placed.slots });
+      emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt, slots: placed.slots, number: fed.number });
       await options.journal?.started(fed.job, subnode.label, fed.attempt);
       const timeoutMs = fed.job.timeout ? parseDuration(fed.job.timeout) : options.timeoutMs;
       const result = await exec.run({

@@ -9,6 +9,7 @@ export class JobLogs {
   private readonly runDir: string;
   private readonly open = new Map<number, WriteStream>();
   private readonly paths = new Map<number, string>();
+  private readonly closing = new Map<number, Promise<void>>();
 
   /** `dir` is the log folder (default `.pegasus/logs` beside the queue); each run gets a folder named by its start time and pid. */
   constructor(dir: string) {
@@ -40,13 +41,19 @@ export class JobLogs {
       case 'job-finished': {
         const stream = this.open.get(event.id);
         this.open.delete(event.id);
-        stream?.end(`=== ${describeEnd(event.result)} ===\n`);
+        if (stream) this.closing.set(event.id, new Promise((resolve) => stream.end(`=== ${describeEnd(event.result)} ===\n`, () => resolve())));
         return;
       }
       default:
         return;
     }
   };
+
+  /** Resolves when a finished job's log file is complete on disk. */
+  async written(id: number): Promise<void> {
+    await this.closing.get(id);
+    this.closing.delete(id);
+  }
 
   /** A log file whose writes are more than `limit` bytes behind (the disk is slower than the jobs), if any. */
   behind(limit: number): WriteStream | undefined {

@@ -28,7 +28,8 @@ export class LiveModel {
   private flushTimer: NodeJS.Timeout | undefined;
   private write: ((text: string) => void) | undefined;
   private rerender: (() => void) | undefined;
-  private readonly print: (event: RunEvent) => void;
+  /** Writes an event's text above the panel (separate from onState so that --group can hold text back). */
+  readonly print: (event: RunEvent) => void;
   private readonly prefixes = new Map<number, { readonly text: string; readonly width: number }>();
 
   constructor(private readonly options: LiveModelOptions) {
@@ -50,8 +51,13 @@ export class LiveModel {
 
   /** Consumes one run event. */
   readonly onEvent = (event: RunEvent): void => {
-    if (applyEvent(this.state, event)) this.rerender?.();
+    this.onState(event);
     this.print(event);
+  };
+
+  /** Folds an event into the panel. */
+  readonly onState = (event: RunEvent): void => {
+    if (applyEvent(this.state, event)) this.rerender?.();
   };
 
   /** A pegasus message (not tied to an event), shown above the panel. */

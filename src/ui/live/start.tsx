@@ -7,6 +7,9 @@ import { LiveModel } from './model.js';
 
 export interface LiveView {
   readonly onEvent: (event: RunEvent) => void;
+  /** The panel only, and the text only (for --group, which holds text back). */
+  readonly onState: (event: RunEvent) => void;
+  readonly print: (event: RunEvent) => void;
   /** A pegasus message shown above the panel. */
   readonly say: (text: string) => void;
   /** Writes what is pending and removes the panel from the screen. */
@@ -26,6 +29,8 @@ export function startLiveView(options: {
   const instance = render(<App model={model} />, { stdout, exitOnCtrlC: false, patchConsole: false });
   return {
     onEvent: model.onEvent,
+    onState: model.onState,
+    print: model.print,
     say: (text) => model.say(text),
     close: async () => {
       model.flush();

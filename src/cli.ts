@@ -75,6 +75,18 @@ function buildProgram(): Command {
       process.exitCode = await lockMode(flags);
     });
   program
+    .command('status')
+    .description('what runs on a queue and where, what is queued, the last failures and their logs (reads files only)')
+    .option('--queue-file <path>', 'the queue file', 'queue.yaml')
+    .option('--hosts-file <path>', 'the hosts file (for slot counts, when it exists)', 'hosts.yaml')
+    .option('--log-dir <path>', "where the runs kept each job's output (default: .pegasus/logs beside the queue file)")
+    .option('--json', 'one JSON object instead of text', false)
+    .option('--debug', 'show stack traces of internal errors', false)
+    .action(async (flags) => {
+      const { showStatus } = await import('./cli/status-command.js');
+      process.exitCode = await showStatus(flags);
+    });
+  program
     .command('push')
     .description('add entries to the queue under its lock: commands as arguments, --file, or YAML on stdin')
     .argument('[commands...]', 'commands to add, one entry each')

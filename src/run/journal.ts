@@ -8,7 +8,7 @@ import { type ExecResult } from '../exec/types.js';
 /** One line of a journal file. */
 export type JournalRecord =
   | { readonly t: 'taken'; readonly id: string; readonly job: string | Record<string, string>; readonly at: number }
-  | { readonly t: 'started'; readonly id: string; readonly subnode: string; readonly attempt: number; readonly at: number }
+  | { readonly t: 'started'; readonly id: string; readonly subnode: string; readonly attempt: number; readonly at: number; readonly slots?: readonly number[] }
   | {
       readonly t: 'finished';
       readonly id: string;
@@ -63,10 +63,10 @@ export class Journal {
     await this.handle.sync();
   }
 
-  /** Records that a job started on a sub-node. */
-  async started(job: Job, subnode: string, attempt: number): Promise<void> {
+  /** Records that a job started on a sub-node (with its slots, for `pegasus status`). */
+  async started(job: Job, subnode: string, attempt: number, slots?: readonly number[]): Promise<void> {
     const id = this.ids.get(job);
-    if (id) await this.handle.appendFile(line({ t: 'started', id, subnode, attempt, at: Date.now() }));
+    if (id) await this.handle.appendFile(line({ t: 'started', id, subnode, attempt, at: Date.now(), ...(slots && slots.length > 0 ? { slots } : {}) }));
   }
 
   /** Records how a job ended; a job put back in the queue counts as ended too. */
@@ -100,24 +100,10 @@ export async function collectInterrupted(dir: string): Promise<{ readonly jobs: 
   const jobs: InterruptedJob[] = [];
   const files: string[] = [];
   for (const name of names) {
-    const pid = Number(/^(\d+)-[0-9a-f]+\.jsonl$/.exec(name)?.[1]);
+    const pid = pidOf(name);
     if (!pid || pid === process.pid || isAlive(pid)) continue;
     const file = path.join(dir, name);
-    const open = new Map<string, { job: InterruptedJob['job']; subnode?: string }>();
-    for (const text of (await readFile(file, 'utf8')).split('\n')) {
-      if (!text) continue;
-      let record: JournalRecord;
-      try {
-        record = JSON.parse(text) as JournalRecord;
-      } catch {
-        continue; // a line cut short by the crash
-      }
-      if (record.t === 'taken') open.set(record.id, { job: record.job });
-      else if (record.t === 'started') {
-        const entry = open.get(record.id);
-        if (entry) entry.subnode = record.subnode;
-      } else open.delete(record.id);
-    }
+    const { open } = replay(await readFile(file, 'utf8'));
     if (open.size === 0) {
       await rm(file, { force: true });
       continue;
@@ -126,6 +112,82 @@ export async function collectInterrupted(dir: string): Promise<{ readonly jobs: 
     for (const entry of open.values()) jobs.push({ job: entry.job, pid, ...(entry.subnode ? { subnode: entry.subnode } : {}) });
   }
   return { jobs, files };
+}
+
+/** A job a run took and has not finished, as its journal tells. */
+export interface OpenJob {
+  readonly job: string | Record<string, string>;
+  readonly takenAt: number;
+  /** Set once it started on a sub-node. */
+  subnode?: string;
+  since?: number;
+  attempt?: number;
+  slots?: readonly number[];
+}
+
+/** A run on a queue, as its journal tells: alive or not, what it has taken and not finished. */
+export interface RunRecord {
+  readonly pid: number;
+  readonly alive: boolean;
+  readonly file: string;
+  /** When it took its first job (epoch ms), if it took any. */
+  readonly firstAt?: number;
+  readonly open: readonly OpenJob[];
+  readonly finished: number;
+}
+
+/** Every run that left a journal for this queue (`pegasus status`). */
+export async function readRuns(dir: string): Promise<RunRecord[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const runs: RunRecord[] = [];
+  for (const name of names) {
+    const pid = pidOf(name);
+    if (!pid) continue;
+    const file = path.join(dir, name);
+    const text = await readFile(file, 'utf8').catch(() => '');
+    const { open, firstAt, finished } = replay(text);
+    runs.push({ pid, alive: isAlive(pid), file, ...(firstAt === undefined ? {} : { firstAt }), open: [...open.values()], finished });
+  }
+  return runs.sort((a, b) => (a.firstAt ?? 0) - (b.firstAt ?? 0));
+}
+
+function pidOf(name: string): number | undefined {
+  const pid = Number(/^(\d+)-[0-9a-f]+\.jsonl$/.exec(name)?.[1]);
+  return pid > 0 ? pid : undefined;
+}
+
+/** Replays a journal: the jobs still open at its end, when it started, how many finished. */
+function replay(text: string): { open: Map<string, OpenJob>; firstAt?: number; finished: number } {
+  const open = new Map<string, OpenJob>();
+  let firstAt: number | undefined;
+  let finished = 0;
+  for (const raw of text.split('\n')) {
+    if (!raw) continue;
+    let record: JournalRecord;
+    try {
+      record = JSON.parse(raw) as JournalRecord;
+    } catch {
+      continue; // a line cut short by a crash
+    }
+    if (record.t === 'taken') {
+      firstAt ??= record.at;
+      open.set(record.id, { job: record.job, takenAt: record.at });
+    } else if (record.t === 'started') {
+      const entry = open.get(record.id);
+      if (entry) {
+        entry.subnode = record.subnode;
+        entry.since = record.at;
+        entry.attempt = record.attempt;
+        if (record.slots) entry.slots = record.slots;
+      }
+    } else if (open.delete(record.id)) finished += 1;
+  }
+  return { open, ...(firstAt === undefined ? {} : { firstAt }), finished };
 }
 
 /** Forgets journals whose interrupted jobs have been put back in the queue. */

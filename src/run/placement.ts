@@ -28,7 +28,7 @@ const policyOf = (fed: FedJob) => fed.job.allocationPolicy ?? 'first_fit';
 
 /**
  * Hands jobs to the loops of each sub-node (one loop per slot). Jobs are taken from the feed in the
- * background, by as many fetches as loops want work (the feed serves concurrent fetches with one
+ * background, by as many fetches as sub-nodes want work (one each) (the feed serves concurrent fetches with one
  * take), and kept in queue order until placed. FIFO: only the first waiting job may start; with
  * backfill, a later one may start on a sub-node where the first does not fit now, outside the
  * block that the first is waiting for there.
@@ -39,7 +39,8 @@ export class Placement {
   private readonly slots = new Map<number, SlotSet>();
   private fetching = 0;
   private failure: unknown;
-  private wanting = 0;
+  /** Loops that want a job fetched, by sub-node: one fetch at a time per sub-node, so a box with many slots does not empty the queue file into memory. */
+  private readonly wanting = new Map<number, number>();
   private drained = false;
   private wakers: (() => void)[] = [];
 
@@ -79,11 +80,15 @@ export class Placement {
         !this.drained && slots.free > 0 && (head === undefined || (this.options.backfill && this.pending.length < BACKFILL_WINDOW));
       if (!wantsMore && this.drained && this.pending.length === 0) return undefined;
       if (wantsMore) {
-        this.wanting += 1;
-        if (this.fetching < this.wanting) this.fetch();
+        this.wanting.set(subnode.index, (this.wanting.get(subnode.index) ?? 0) + 1);
+        if (this.fetching < this.wanting.size) this.fetch();
       }
       await new Promise<void>((resolve) => this.wakers.push(resolve));
-      if (wantsMore) this.wanting -= 1;
+      if (wantsMore) {
+        const left = (this.wanting.get(subnode.index) ?? 1) - 1;
+        if (left > 0) this.wanting.set(subnode.index, left);
+        else this.wanting.delete(subnode.index);
+      }
     }
   }
 

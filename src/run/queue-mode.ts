@@ -91,7 +91,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const id = nextId++;
       const command = renderJob(fed.job, subnode, { slots: placed.slots, job: fed.number, attempt: fed.attempt });
       emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt, slots: placed.slots, number: fed.number });
-      await options.journal?.started(fed.job, subnode.label, fed.attempt);
+      await options.journal?.started(fed.job, subnode.label, fed.attempt, subnode.slots > 1 ? placed.slots : undefined);
       const timeoutMs = fed.job.timeout ? parseDuration(fed.job.timeout) : options.timeoutMs;
       const result = await exec.run({
         command,

@@ -1,8 +1,30 @@
 // Per-job log files: every line a job printed, in its own file under the log folder, whatever is shown on screen.
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
+import { type ExecResult } from '../exec/types.js';
 import { type RunEvent } from '../run/events.js';
 import { describeEnd } from './plain.js';
+
+/** One line of a run folder's `index.jsonl`. */
+export interface LogIndexEntry {
+  readonly id: number;
+  readonly subnode: string;
+  readonly command: string;
+  readonly outcome: 'ok' | 'failed' | 'timed-out' | 'cancelled' | 'lost' | 'requeued';
+  readonly exit: number | null;
+  readonly signal: string | null;
+  readonly durationMs: number;
+  readonly at: number;
+  readonly log: string;
+}
+
+function outcomeOf(result: ExecResult, requeued: boolean): LogIndexEntry['outcome'] {
+  if (requeued) return 'requeued';
+  if (result.transportError) return 'lost';
+  if (result.timedOut) return 'timed-out';
+  if (result.cancelled) return 'cancelled';
+  return result.exitCode === 0 ? 'ok' : 'failed';
+}
 
 /** Writes each job's output to `<dir>/<run>/<id>-<sub-node>.log`; memory stays bounded (streams, no history). */
 export class JobLogs {
@@ -10,6 +32,8 @@ export class JobLogs {
   private readonly open = new Map<number, WriteStream>();
   private readonly paths = new Map<number, string>();
   private readonly closing = new Map<number, Promise<void>>();
+  /** `index.jsonl` of the run folder: one line per finished attempt, for `pegasus status`. */
+  private index: WriteStream | undefined;
 
   /** `dir` is the log folder (default `.pegasus/logs` beside the queue); each run gets a folder named by its start time and pid. */
   constructor(dir: string) {
@@ -42,6 +66,19 @@ export class JobLogs {
         const stream = this.open.get(event.id);
         this.open.delete(event.id);
         if (stream) this.closing.set(event.id, new Promise((resolve) => stream.end(`=== ${describeEnd(event.result)} ===\n`, () => resolve())));
+        this.index ??= createWriteStream(path.join(this.runDir, 'index.jsonl'), { flags: 'a' });
+        const entry: LogIndexEntry = {
+          id: event.id,
+          subnode: event.subnode.label,
+          command: event.command,
+          outcome: outcomeOf(event.result, event.requeued),
+          exit: event.result.exitCode,
+          signal: event.result.signal,
+          durationMs: Math.round(event.result.durationMs),
+          at: Date.now(),
+          log: this.paths.get(event.id) ?? '',
+        };
+        this.index.write(`${JSON.stringify(entry)}\n`);
         return;
       }
       default:
@@ -63,7 +100,10 @@ export class JobLogs {
 
   /** Waits until every log file is flushed and closed. */
   async close(): Promise<void> {
-    await Promise.all([...this.open.values()].map((s) => new Promise((resolve) => s.end(resolve))));
+    const streams = [...this.open.values(), ...(this.index ? [this.index] : [])];
+    await Promise.all(streams.map((s) => new Promise((resolve) => s.end(resolve))));
+    await Promise.all(this.closing.values());
     this.open.clear();
+    this.index = undefined;
   }
 }

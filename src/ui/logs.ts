@@ -32,6 +32,7 @@ export class JobLogs {
   private readonly open = new Map<number, WriteStream>();
   private readonly paths = new Map<number, string>();
   private readonly closing = new Map<number, Promise<void>>();
+  private made = false;
   /** `index.jsonl` of the run folder: one line per finished attempt, for `pegasus status`. */
   private index: WriteStream | undefined;
 
@@ -50,7 +51,9 @@ export class JobLogs {
   readonly onEvent = (event: RunEvent): void => {
     switch (event.type) {
       case 'job-started': {
-        mkdirSync(this.runDir, { recursive: true });
+        // Once per run: no synchronous file I/O per job on the event loop (issue 7).
+        if (!this.made) mkdirSync(this.runDir, { recursive: true });
+        this.made = true;
         const name = `${String(event.id).padStart(4, '0')}-${event.subnode.label.replace(/[^A-Za-z0-9._=-]+/g, '_').replace(/_+$/, '')}.log`;
         const file = path.join(this.runDir, name);
         const stream = createWriteStream(file);

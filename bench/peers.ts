@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import ssh2 from 'ssh2';
 import { CLI } from '../test/helpers/cli.js';
+import { remoteCommand } from '../src/exec/wrapper.js';
 import { startFleet, type Fleet } from '../test/helpers/fleet.js';
 
 const run = promisify(execFile);
@@ -110,6 +111,8 @@ async function w1(fleet: Fleet, dir: string, cm: string, command: string): Promi
   rows.push({ name: 'pegasus q (whole process: start-up, 4 handshakes, 400 pops)', value: (JOBS * 1000) / p.wholeMs });
   rows.push({ name: 'pegasus q, after connecting (first job start to last job end)', value: (JOBS * 1000) / p.afterConnectMs });
   rows.push({ name: 'bare ssh2 floor, after connecting (no queue file)', value: (JOBS * 1000) / (await floor(fleet, command)) });
+  // What the job wrapper (process group, heartbeat watcher, deadman: issue 5) costs on its own.
+  rows.push({ name: 'bare ssh2 floor running the job through pegasus\'s wrapper', value: (JOBS * 1000) / (await floor(fleet, remoteCommand(command))) });
   if (await have('parallel')) {
     const logins = aliases.map((a) => `2/${a}`).join(',');
     for (const [name, config] of [
@@ -192,7 +195,10 @@ export async function runPeerBench(): Promise<string> {
     const w1Rows = await w1(fleet, dir, cm, 'true');
     out.push(table(`W1: ${JOBS} jobs of \`true\`, 4 hosts x 2 sub-nodes (jobs/s; pegasus whole process vs each)`, 'jobs/s', w1Rows, w1Rows[0]?.value, true));
     const floorRatio = (w1Rows[2]?.value ?? NaN) / (w1Rows[1]?.value ?? NaN);
-    out.push(`\npegasus after connecting runs at 1/${floorRatio.toFixed(2)} of the bare ssh2 floor's rate.`);
+    const wrapperRatio = (w1Rows[3]?.value ?? NaN) / (w1Rows[1]?.value ?? NaN);
+    out.push(
+      `\npegasus after connecting runs at 1/${floorRatio.toFixed(2)} of the bare ssh2 floor's rate, and at 1/${wrapperRatio.toFixed(2)} of the floor running the same job wrapper.`,
+    );
     const w1bRows = await w1(fleet, dir, cm, 'sleep 0.05');
     out.push(table(`W1b: ${JOBS} jobs of \`sleep 0.05\`, 4 hosts x 2 sub-nodes`, 'jobs/s', w1bRows, w1bRows[0]?.value, true));
     const w2Rows = await w2(fleet, dir, cm);

@@ -106,3 +106,13 @@ test('rows are cut to the terminal width, never wrapped', () => {
   for (const line of text.split('\n')) assert.ok(line.length <= 60, `${line.length}: ${line}`);
   assert.match(text, /● node1 \(gpu=0\)\s+1m05s {2}python train\.py --flag .*…$/m);
 });
+
+test('a sub-node with slots shows its occupancy and how many more jobs run on it', () => {
+  const box: SubNodeRef = { index: 0, host: 'gpu-box', label: 'gpu-box', slots: 8 };
+  const state = initialState([box], T0);
+  applyEvent(state, { ...started(box, 1, 'train a'), slots: [0, 1] } as RunEvent, T0);
+  applyEvent(state, { ...started(box, 2, 'train b'), slots: [4, 5, 6, 7] } as RunEvent, T0 + 10_000);
+  assert.match(frame(state), /^● gpu-box {2}▮▮▯▯▮▮▮▮ {3}1m05s {2}train a \(\+1 more\)$/m);
+  applyEvent(state, { type: 'job-finished', id: 1, subnode: box, job: job('train a'), command: 'train a', result: ok, requeued: false, slots: [0, 1] }, T0);
+  assert.match(frame(state), /^● gpu-box {2}▯▯▯▯▮▮▮▮ {5}55s {2}train b$/m);
+});

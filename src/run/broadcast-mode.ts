@@ -1,11 +1,10 @@
 // Broadcast mode: each job runs on every sub-node, in lockstep: the next job starts when all have finished this one.
 import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
-import { parseDuration } from '../config/duration.js';
 import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
 import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type FailedJob } from './events.js';
 import { JobFeed } from './feed.js';
-import { type ModeOptions } from './mode-options.js';
+import { attemptRequest, type ModeOptions } from './mode-options.js';
 import { SlotSet } from './slots.js';
 import { refOf, Sessions } from './sessions.js';
 
@@ -59,14 +58,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
         const id = nextId++;
         const command = renderJob(job, subnode, { slots, job: fed.number, attempt: 1 });
         emit({ type: 'job-started', id, subnode: ref, job, command, attempt: 1, slots, number: fed.number });
-        const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
-        const result = await exec.run({
-          command,
-          onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
-          ...(options.cancel ? { signal: options.cancel } : {}),
-          ...(timeoutMs === undefined ? {} : { timeoutMs }),
-          ...(options.backpressure ? { backpressure: options.backpressure } : {}),
-        });
+        const result = await exec.run(attemptRequest(options, job, command, id, ref));
         emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued: false });
         if (succeeded(result)) okCount += 1;
         else failed.push({ id, subnode: ref, command, result, requeued: false });

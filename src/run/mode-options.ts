@@ -2,7 +2,10 @@
 import { type SubNode } from '../config/hosts.js';
 import { type QueueStore } from '../queue/store.js';
 import { type QueueWatcher } from '../queue/watch.js';
-import { type RunEvent } from './events.js';
+import { parseDuration } from '../config/duration.js';
+import { type Job } from '../config/jobs.js';
+import { type ExecRequest } from '../exec/types.js';
+import { type RunEvent, type SubNodeRef } from './events.js';
 import { type Journal } from './journal.js';
 import { type ExecutorOrError } from './sessions.js';
 
@@ -25,4 +28,16 @@ export interface ModeOptions {
   readonly journal?: Journal;
   /** Whether the output's consumers are behind; jobs' output is read no faster than they keep up (bounded memory). */
   readonly backpressure?: () => Promise<void> | undefined;
+}
+
+/** What an attempt asks its executor: the command, its output as job-output events, the run's cancel signal, the timeout, backpressure. */
+export function attemptRequest(options: ModeOptions, job: Job, command: string, id: number, subnode: SubNodeRef): ExecRequest {
+  const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
+  return {
+    command,
+    onLine: (stream, line) => options.emit({ type: 'job-output', id, subnode, stream, line }),
+    ...(options.cancel ? { signal: options.cancel } : {}),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(options.backpressure ? { backpressure: options.backpressure } : {}),
+  };
 }

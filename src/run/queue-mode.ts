@@ -1,11 +1,10 @@
 // Queue mode: every free sub-node takes the next job from the head of the queue and runs it.
-import { parseDuration } from '../config/duration.js';
 import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
 import { describeOutcome, succeeded, type ExecResult, type Executor } from '../exec/types.js';
 import { type FailedJob, type RunSummary } from './events.js';
 import { JobFeed, type FedJob } from './feed.js';
-import { type ModeOptions } from './mode-options.js';
+import { attemptRequest, type ModeOptions } from './mode-options.js';
 import { Placement } from './placement.js';
 import { refOf, Sessions } from './sessions.js';
 
@@ -92,14 +91,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const command = renderJob(fed.job, subnode, { slots: placed.slots, job: fed.number, attempt: fed.attempt });
       emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt, slots: placed.slots, number: fed.number });
       await options.journal?.started(fed.job, subnode.label, fed.attempt, subnode.slots > 1 ? placed.slots : undefined);
-      const timeoutMs = fed.job.timeout ? parseDuration(fed.job.timeout) : options.timeoutMs;
-      const result = await exec.run({
-        command,
-        onLine: (stream, line) => emit({ type: 'job-output', id, subnode: ref, stream, line }),
-        ...(options.cancel ? { signal: options.cancel } : {}),
-        ...(timeoutMs === undefined ? {} : { timeoutMs }),
-        ...(options.backpressure ? { backpressure: options.backpressure } : {}),
-      });
+      const result = await exec.run(attemptRequest(options, fed.job, command, id, ref));
       placement.release(subnode, placed.slots);
       const { requeued, retrying } = await settle(id, fed, subnode, command, result);
       emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt, slots: placed.slots });

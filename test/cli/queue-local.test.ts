@@ -130,7 +130,9 @@ test('--print-period 2 shows every second line; 0 shows none', async () => {
 
 test('three pegasus processes on one queue never run an entry twice, and run every entry', async () => {
   const count = 90;
-  const queue = Array.from({ length: count }, (_, i) => `- echo ${i} >> ran.txt\n`).join('');
+  // Each job holds its sub-node for 0.1 s, so one process alone would need seconds: the three
+  // really share the queue (a faster job let the first one drain it before the others started).
+  const queue = Array.from({ length: count }, (_, i) => `- echo ${i} >> ran.txt; sleep 0.1\n`).join('');
   const ws = await workspace({ 'hosts.yaml': TWO_LOCAL, 'queue.yaml': queue });
   const results = await Promise.all([0, 1, 2].map(() => runPegasus(['q'], { cwd: ws.dir })));
   for (const result of results) assert.equal(result.code, 0, result.stderr);

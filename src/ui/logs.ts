@@ -68,7 +68,19 @@ export class JobLogs {
       case 'job-finished': {
         const stream = this.open.get(event.id);
         this.open.delete(event.id);
-        if (stream) this.closing.set(event.id, new Promise((resolve) => stream.end(`=== ${describeEnd(event.result)} ===\n`, () => resolve())));
+        // Kept only until the file is on disk: one entry per job would grow without end in a long daemon run.
+        if (stream) {
+          const id = event.id;
+          this.closing.set(
+            id,
+            new Promise((resolve) =>
+              stream.end(`=== ${describeEnd(event.result)} ===\n`, () => {
+                this.closing.delete(id);
+                resolve();
+              }),
+            ),
+          );
+        }
         this.index ??= createWriteStream(path.join(this.runDir, 'index.jsonl'), { flags: 'a' });
         const entry: LogIndexEntry = {
           id: event.id,
@@ -89,10 +101,9 @@ export class JobLogs {
     }
   };
 
-  /** Resolves when a finished job's log file is complete on disk. */
+  /** Resolves when a finished job's log file is complete on disk (at once if it already is). */
   async written(id: number): Promise<void> {
     await this.closing.get(id);
-    this.closing.delete(id);
   }
 
   /** A log file whose writes are more than `limit` bytes behind (the disk is slower than the jobs), if any. */

@@ -19,6 +19,9 @@ export interface QueueRunOptions extends ModeOptions {
   readonly backfill?: boolean;
 }
 
+/** The journal's record of a job that ends without having run (skipped, or put back). */
+const NOT_RUN: ExecResult = { exitCode: null, signal: null, durationMs: 0, cancelled: false };
+
 /** Runs the queue until it is empty (or nothing can run it, or the run is cancelled), and says how it went. */
 export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const started = performance.now();
@@ -72,7 +75,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const command = fed.job.command;
       unrunnable.push({ command, slots: fed.job.slots ?? 1, reason });
       emit({ type: 'job-unrunnable', job: fed.job, reason, number: fed.number });
-      await options.journal?.finished(fed.job, { exitCode: null, signal: null, durationMs: 0, cancelled: false }, false);
+      await options.journal?.finished(fed.job, NOT_RUN, false);
       await store.recordFailure(fed.job, `not run: ${reason}, ${new Date().toISOString()}`);
       feed.done();
     },
@@ -119,7 +122,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const leftovers = [...placement.leftovers().map((fed) => fed.job), ...feed.leftovers()];
   if (leftovers.length > 0) {
     await store.putBack(leftovers);
-    for (const job of leftovers) await options.journal?.finished(job, { exitCode: null, signal: null, durationMs: 0, cancelled: false }, true);
+    for (const job of leftovers) await options.journal?.finished(job, NOT_RUN, true);
   }
   const queueError = feed.error;
   return {

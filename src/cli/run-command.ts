@@ -145,6 +145,7 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     stop.dispose();
     await watcher?.close();
     await connections.close();
+    await store.close();
     await journal.close();
     await logs.close();
   }

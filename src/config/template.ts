@@ -76,6 +76,8 @@ export interface TemplateSite {
  * call throws a ConfigError naming the template, its entry and the variables it may use.
  */
 export function render(template: string, values: Readonly<Record<string, string>>, site: TemplateSite, data?: Readonly<Record<string, string | number>>): string {
+  // Text without a mustache renders as itself; skipping Handlebars saves its per-call helper set-up (issue 7).
+  if (!template.includes('{{')) return template;
   try {
     let fn = compiled.get(template);
     if (!fn) {

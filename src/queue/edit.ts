@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { type ConfigError } from '../errors.js';
 import { withQueueLock, type LockNotice } from './lock.js';
-import { replaceAtomically } from './store.js';
+import { replaceAtomically } from './durable.js';
 
 /** What to do with a queue file that no longer validates. */
 export type RepairChoice = 'edit' | 'restore';

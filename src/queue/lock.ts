@@ -7,6 +7,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 export const STALE_MS = 4000;
 /** How often the holder refreshes the lock's mtime; the event loop is never blocked while holding it. */
 const UPDATE_MS = 1000;
+/** The staleness given to the first, stat-free try: it never takes a lock over. */
+const NEVER_STALE = 2 ** 31;
 
 /** Who holds the lock for a long time (lock mode), recorded beside it so waiters can say so. */
 export interface LockOwner {
@@ -76,23 +78,27 @@ async function acquire(file: string, options: LockOptions): Promise<() => Promis
   const started = Date.now();
   let wait = 10;
   let toldWaiting = false;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     options.signal?.throwIfAborted();
-    const age = await lockAge(lockPath);
+    // The first try takes only a free lock and costs no stat (issue 7: the per-pop I/O); once the
+    // lock is found held, its age decides whether it is taken over, and the user is told.
+    const age = attempt === 0 ? undefined : await lockAge(lockPath);
+    const stale = age !== undefined && age > STALE_MS;
     try {
       const release = await lockfile.lock(file, {
         realpath: false,
         lockfilePath: lockPath,
-        stale: STALE_MS,
+        stale: attempt === 0 ? NEVER_STALE : STALE_MS,
         update: UPDATE_MS,
         retries: 0,
         onCompromised: (error: Error) => options.onNotice?.({ kind: 'compromised', lockPath, message: error.message }),
       });
-      if (age !== undefined && age > STALE_MS) options.onNotice?.({ kind: 'stale-recovered', lockPath, ageMs: age });
+      if (stale) options.onNotice?.({ kind: 'stale-recovered', lockPath, ageMs: age });
       return release;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
     }
+    if (attempt === 0) continue;
     if (!toldWaiting && Date.now() - started >= 1000) {
       toldWaiting = true;
       const owner = await lockOwner(file);

@@ -1,10 +1,11 @@
 // The queue file and consumed.yaml: taking jobs from the head, putting jobs back, with the write order that loses nothing.
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { isScalar, isSeq, type ParsedNode } from 'yaml';
 import { canonicalText, canonicalValue, expandEntry, readEntry, type Entry, type Job } from '../config/jobs.js';
 import { kindOf, parseYaml, scalarText } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
+import { AppendFile, appendDurably, replaceAtomically, stage } from './durable.js';
 import { scanHead, scanHeadBytes } from './head.js';
 import { withQueueLock, type LockNotice } from './lock.js';
 
@@ -49,10 +50,13 @@ export class QueueStore {
   readonly files: QueueFiles;
   private readonly options: QueueStoreOptions;
   private tail: Promise<unknown> = Promise.resolve();
+  /** consumed.yaml, kept open for the run. */
+  private readonly consumed: AppendFile;
 
   constructor(files: QueueFiles, options: QueueStoreOptions) {
     this.files = files;
     this.options = options;
+    this.consumed = new AppendFile(files.consumed);
   }
 
   /** Takes up to `max` jobs from the head (bursting a parametrized entry), recording them in consumed.yaml. */
@@ -60,7 +64,7 @@ export class QueueStore {
     return this.serialized(signal, async () => {
       const read = await this.read();
       if (read === undefined) return { jobs: [], missing: true };
-      let data = read;
+      let data = read.data;
       const jobs: Job[] = [];
       let error: ConfigError | undefined;
       while (jobs.length < max) {
@@ -77,9 +81,18 @@ export class QueueStore {
         data = step.data;
       }
       if (jobs.length > 0) {
-        await appendDurably(this.files.consumed, canonicalText(jobs));
-        await this.options.onTaken?.(jobs);
-        await replaceAtomically(this.files.queue, data);
+        // consumed.yaml and the journal are made durable while the new queue text is written and
+        // synced beside the old one; the rename waits for all of them (DESIGN invariant 1).
+        const [staged, recorded] = await Promise.allSettled([
+          stage(this.files.queue, data, read.mode),
+          Promise.all([this.consumed.append(canonicalText(jobs)), this.options.onTaken?.(jobs)]),
+        ]);
+        if (recorded.status === 'rejected') {
+          if (staged.status === 'fulfilled') await staged.value.discard();
+          throw recorded.reason;
+        }
+        if (staged.status === 'rejected') throw staged.reason;
+        await staged.value.commit();
       }
       return error ? { jobs, error } : { jobs };
     });
@@ -97,7 +110,7 @@ export class QueueStore {
   add(items: string, options: { readonly front: boolean; readonly signal?: AbortSignal }): Promise<void> {
     return this.serialized(options.signal, async () => {
       if (items === '') return;
-      const text = ((await this.read()) ?? Buffer.alloc(0)).toString('utf8');
+      const text = ((await this.read())?.data ?? Buffer.alloc(0)).toString('utf8');
       const updated = options.front ? insertAtHead(text, this.files.queue, items) : appendItems(text, items);
       await replaceAtomically(this.files.queue, updated);
     });
@@ -106,6 +119,12 @@ export class QueueStore {
   /** Appends a job that failed to failed.yaml, in canonical form under a comment saying where, how and when. */
   recordFailure(job: Job, note: string): Promise<void> {
     return appendDurably(this.files.failed, `# ${note.replace(/\n/g, ' ')}\n${canonicalText([job])}`);
+  }
+
+  /** Closes the files the store keeps open. */
+  async close(): Promise<void> {
+    await this.tail;
+    await this.consumed.close();
   }
 
   /** Runs one locked operation after the previous one of this process has finished. */
@@ -120,13 +139,20 @@ export class QueueStore {
     return run;
   }
 
-  /** The queue file's bytes, or undefined when it does not exist. */
-  private async read(): Promise<Buffer | undefined> {
+  /** The queue file's bytes and permission bits, or undefined when it does not exist. */
+  private async read(): Promise<{ data: Buffer; mode: number } | undefined> {
+    let handle;
     try {
-      return await readFile(this.files.queue);
+      handle = await open(this.files.queue, 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
+    }
+    try {
+      const { mode } = await handle.stat();
+      return { data: await handle.readFile(), mode: mode & 0o777 };
+    } finally {
+      await handle.close();
     }
   }
 }
@@ -203,49 +229,4 @@ function appendItems(text: string, items: string): string {
 function indentLines(text: string, indent: string): string {
   if (indent === '' || text === '') return text;
   return text.replace(/^(?=.)/gm, indent);
-}
-
-/** Appends text to a file and syncs it to disk before returning, starting on a fresh line. */
-export async function appendDurably(file: string, text: string): Promise<void> {
-  const handle = await open(file, 'a+');
-  try {
-    const { size } = await handle.stat();
-    let prefix = '';
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) prefix = '\n';
-    }
-    await handle.appendFile(prefix + text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Replaces a file's content atomically: temporary file beside it, fsync, rename, fsync of the folder. */
-export async function replaceAtomically(file: string, data: string | Buffer): Promise<void> {
-  const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-  const mode = await stat(file).then(
-    (s) => s.mode & 0o777,
-    () => 0o644,
-  );
-  const handle = await open(temp, 'w', mode);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
-  await rename(temp, file);
-  const folder = await open(dir, 'r');
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
 }

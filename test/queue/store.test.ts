@@ -1,6 +1,6 @@
 // The queue store: what users see in queue.yaml and consumed.yaml after pops, bursts, put-backs and bad entries.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -8,7 +8,11 @@ import { ConfigError } from '../../src/errors.js';
 import { QueueStore, queueFilesOf } from '../../src/queue/store.js';
 
 const dirs: string[] = [];
-after(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+const stores: QueueStore[] = [];
+after(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
 
 async function queueWith(text: string, check: () => void = () => undefined) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-store-'));
@@ -16,6 +20,7 @@ async function queueWith(text: string, check: () => void = () => undefined) {
   const file = path.join(dir, 'queue.yaml');
   await writeFile(file, text);
   const store = new QueueStore(queueFilesOf(file), { check });
+  stores.push(store);
   const read = async (name: string) => readFile(path.join(dir, name), 'utf8').catch(() => '');
   return { store, file, dir, queue: () => read('queue.yaml'), consumed: () => read('consumed.yaml') };
 }
@@ -100,6 +105,22 @@ test('consumed.yaml edited without a final newline still gets whole entries', as
   await writeFile(path.join(q.dir, 'consumed.yaml'), '- old');
   await q.store.take(1);
   assert.equal(await q.consumed(), '- old\n- a\n');
+});
+
+test('consumed.yaml removed, replaced or edited during a run still gets every later entry (it is kept open between takes)', async () => {
+  const q = await queueWith('- a\n- b\n- c\n- d\n');
+  const consumedFile = path.join(q.dir, 'consumed.yaml');
+  await q.store.take(1);
+  await rm(consumedFile);
+  await q.store.take(1);
+  assert.equal(await q.consumed(), '- b\n');
+  await writeFile(`${consumedFile}.new`, '- replaced');
+  await rename(`${consumedFile}.new`, consumedFile);
+  await q.store.take(1);
+  assert.equal(await q.consumed(), '- replaced\n- c\n');
+  await appendFile(consumedFile, '# note without a newline');
+  await q.store.take(1);
+  assert.equal(await q.consumed(), '- replaced\n- c\n# note without a newline\n- d\n');
 });
 
 test('concurrent takes within one process never hand out an entry twice', async () => {

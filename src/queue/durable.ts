@@ -1,0 +1,115 @@
+// Durable writes of the queue's files: appends synced before returning, and atomic replacement (temp file, fsync, rename, folder fsync).
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * A file that is only ever appended to (consumed.yaml), kept open across appends so that each
+ * costs a stat, a write and an fsync (issue 7: the per-pop I/O). It is reopened when the path
+ * no longer names the open file (removed, moved or replaced meanwhile), and every append starts
+ * on a fresh line even if someone else left the file without a final newline.
+ */
+export class AppendFile {
+  readonly file: string;
+  private handle: FileHandle | undefined;
+  private ino = -1;
+  /** The size the file had after our last append; another size means someone else wrote to it. */
+  private end = -1;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  /** Appends `text` and syncs it to disk before returning. */
+  async append(text: string): Promise<void> {
+    const now = await stat(this.file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    let size = now?.size ?? 0;
+    if (!this.handle || !now || now.ino !== this.ino) {
+      await this.close();
+      const handle = await open(this.file, 'a+');
+      const opened = await handle.stat();
+      this.handle = handle;
+      this.ino = opened.ino;
+      size = opened.size;
+    }
+    let prefix = '';
+    if (size > 0 && size !== this.end) {
+      const last = Buffer.alloc(1);
+      await this.handle.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) prefix = '\n';
+    }
+    const data = Buffer.from(prefix + text);
+    await this.handle.write(data);
+    await this.handle.sync();
+    this.end = size + data.length;
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    this.ino = this.end = -1;
+    await handle?.close();
+  }
+}
+
+/** Appends text to a file and syncs it to disk before returning, starting on a fresh line (for files written rarely). */
+export async function appendDurably(file: string, text: string): Promise<void> {
+  const once = new AppendFile(file);
+  try {
+    await once.append(text);
+  } finally {
+    await once.close();
+  }
+}
+
+/** A new content written and synced beside a file, waiting to replace it (see `replaceAtomically`). */
+export interface Staged {
+  /** Renames the temporary file over the target and syncs the folder. */
+  commit(): Promise<void>;
+  /** Removes the temporary file (the target stays as it was). */
+  discard(): Promise<void>;
+}
+
+/**
+ * Writes and syncs `data` to a temporary file beside `file`, with the given permission bits (the
+ * current file's when omitted). Nothing changes for readers of `file` until `commit`.
+ */
+export async function stage(file: string, data: string | Buffer, mode?: number): Promise<Staged> {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const bits =
+    mode ??
+    (await stat(file).then(
+      (s) => s.mode & 0o777,
+      () => 0o644,
+    ));
+  const handle = await open(temp, 'w', bits);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  return {
+    commit: async () => {
+      await rename(temp, file);
+      const folder = await open(dir, 'r');
+      try {
+        await folder.sync();
+      } finally {
+        await folder.close();
+      }
+    },
+    discard: () => unlink(temp).catch(() => undefined),
+  };
+}
+
+/** Replaces a file's content atomically: temporary file beside it, fsync, rename, fsync of the folder. */
+export async function replaceAtomically(file: string, data: string | Buffer): Promise<void> {
+  await (await stage(file, data)).commit();
+}

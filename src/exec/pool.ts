@@ -1,6 +1,7 @@
 // SSH connections shared by the sub-nodes of a host: several channels per connection, more connections when they fill.
 import { type Client, type ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
+import { HostGuard } from './guard.js';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
 import { connect } from './ssh.js';
@@ -30,6 +31,8 @@ interface Conn {
   alive: boolean;
   /** Set when the connection closed or failed; channels in flight report it. */
   lostWith?: TransportError;
+  /** Stops this connection's jobs as trees; without one (a host that cannot run it) each job runs in the per-job wrapper. */
+  guard?: HostGuard;
 }
 
 /** Opens and shares SSH connections per host; the first connection of a host decides whether it is reachable. */
@@ -94,6 +97,8 @@ class HostConnections implements Executor {
   private growAfter = 0;
   private lastOpenError: TransportError | undefined;
   private wakers: (() => void)[] = [];
+  /** Set by close(): a connection that finishes opening afterwards is ended at once. */
+  private closed = false;
   /** Resolves with undefined once connected, or with the reason the host cannot be reached. */
   readonly ready: Promise<TransportError | undefined>;
 
@@ -141,7 +146,11 @@ class HostConnections implements Executor {
   }
 
   close(): void {
-    for (const conn of this.conns) conn.client.end();
+    this.closed = true;
+    for (const conn of this.conns) {
+      conn.guard?.close();
+      conn.client.end();
+    }
   }
 
   /** A live connection with a free channel; opens more connections (in parallel) while those opening cannot serve everyone waiting. */
@@ -191,6 +200,18 @@ class HostConnections implements Executor {
       };
       client.on('close', () => lost('closed'));
       client.on('error', (error: Error) => lost(error.message));
+      // A guard that ends by itself has stopped its jobs (the link was silent) or was killed: the
+      // connection can no longer stop jobs, so it is dropped and its jobs count as lost.
+      const guard = await HostGuard.start(client, () => {
+        lost('the host guard on it ended');
+        client.end();
+      });
+      if (guard) conn.guard = guard;
+      if (this.closed) {
+        guard?.close();
+        client.end();
+        throw new TransportError(this.host, 'other', `the run ended while a connection to ${this.host} was opening`);
+      }
       this.conns.push(conn);
       this.lastOpenError = undefined;
       return conn;
@@ -213,8 +234,10 @@ function asTransportError(host: string, error: unknown): TransportError {
 
 /** Runs one command on an exec channel of a connection and reports how it ended. */
 function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: number): Promise<ExecResult> {
+  const guard = conn.guard?.alive ? conn.guard : undefined;
+  const guarded = guard?.command(request.command);
   return new Promise((resolve) => {
-    conn.client.exec(remoteCommand(request.command), (error, channel: ClientChannel) => {
+    conn.client.exec(guarded ? guarded.line : remoteCommand(request.command), (error, channel: ClientChannel) => {
       if (error) {
         const transportError = conn.alive
           ? new TransportError(host, 'channel', `the ssh server refused a channel: ${error.message}`, { cause: error })
@@ -241,17 +264,31 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
         exitCode = code;
         exitSignal = signal ? `SIG${signal}` : null;
       });
-      // Ending the channel's stdin tells the wrapper to stop the job's whole tree (sshd ignores
-      // `signal` for root, and leaves the command running when the channel closes).
-      const beat = heartbeat(channel);
-      const detach = watchStop(request, beat.cancel);
+      // Under a guard, the job's stdin ends at once (as /dev/null would) and the guard stops it.
+      // Without one, ending the channel's stdin tells the per-job wrapper to stop the job's whole
+      // tree (sshd ignores `signal` for root, and leaves the command running when the channel closes).
+      let stop: () => void;
+      let stopBeat = (): void => undefined;
+      if (guard && guarded) {
+        // eof(), not end(): ssh2 calls end() itself when the channel closes, and a second end() costs an error object per job.
+        channel.eof();
+        stop = () => guard.cancel(guarded.token);
+      } else {
+        const beat = heartbeat(channel);
+        stop = beat.cancel;
+        stopBeat = beat.stop;
+      }
+      const detach = watchStop(request, stop);
       channel.on('close', () => {
         const { cancelled, timedOut } = detach();
-        beat.stop();
+        stopBeat();
         out.end();
         err.end();
         const durationMs = performance.now() - started;
-        if (!exited && !cancelled && !timedOut) {
+        // The guard forgets a job that ended; one ended by a signal has the rest of its group stopped too.
+        if (guard && guarded && exited) guard.finished(guarded.token, !cancelled && !timedOut && (exitSignal !== null || (exitCode ?? 0) > 128));
+        const guardGone = guard !== undefined && !guard.alive && exitCode === 255;
+        if ((!exited && !cancelled && !timedOut) || guardGone) {
           const transportError = conn.lostWith ?? new TransportError(host, 'lost', `the channel to ${host} closed before the command finished`);
           resolve({ exitCode: null, signal: null, durationMs, transportError, cancelled });
           return;

@@ -1,11 +1,11 @@
-// The POSIX sh wrapper every job runs in: its own process group, killed as a tree when pegasus goes away or cancels it.
+// The per-job POSIX sh wrapper (local jobs, and SSH hosts that cannot run the host guard): its own process group, killed as a tree when pegasus goes away or cancels it.
 
 /** Quotes a string as one POSIX shell word: '…' with each ' written as '\'' (quotes, $, \ and newlines survive). */
 export function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/** pegasus writes a line to the wrapper's stdin this often, so a silent link is noticed on the host too. */
+/** pegasus writes a line to the wrapper's stdin (or the host guard's) this often, so a silent link is noticed on the host too. */
 export const HEARTBEAT_MS = 5000;
 /** Without a heartbeat for this long the wrapper assumes pegasus is gone and stops the job. */
 const DEADLINE_S = 25;

@@ -40,6 +40,12 @@ export function journalDirOf(queueFile: string): string {
 export class Journal {
   private readonly handle: FileHandle;
   private readonly ids = new WeakMap<Job, string>();
+  /** Ids only need to be unique within this run's file. */
+  private count = 0;
+  /** Records waiting for the write in flight to finish; they go out together in one write. */
+  private batch: string[] | undefined;
+  private batchWritten: Promise<void> = Promise.resolve();
+  private tail: Promise<void> = Promise.resolve();
 
   private constructor(handle: FileHandle) {
     this.handle = handle;
@@ -55,18 +61,18 @@ export class Journal {
   /** Records jobs as taken, durably; called between the consumed.yaml append and the queue rewrite. */
   async taken(jobs: readonly Job[]): Promise<void> {
     const lines = jobs.map((job) => {
-      const id = randomBytes(6).toString('hex');
+      const id = (++this.count).toString(36);
       this.ids.set(job, id);
       return line({ t: 'taken', id, job: canonicalValue(job), at: Date.now() });
     });
-    await this.handle.appendFile(lines.join(''));
+    await this.append(lines.join(''));
     await this.handle.sync();
   }
 
   /** Records that a job started on a sub-node (with its slots, for `pegasus status`). */
   async started(job: Job, subnode: string, attempt: number, slots?: readonly number[]): Promise<void> {
     const id = this.ids.get(job);
-    if (id) await this.handle.appendFile(line({ t: 'started', id, subnode, attempt, at: Date.now(), ...(slots && slots.length > 0 ? { slots } : {}) }));
+    if (id) await this.append(line({ t: 'started', id, subnode, attempt, at: Date.now(), ...(slots && slots.length > 0 ? { slots } : {}) }));
   }
 
   /** Records how a job ended; a job put back in the queue counts as ended too. */
@@ -74,11 +80,31 @@ export class Journal {
     const id = this.ids.get(job);
     if (!id) return;
     const outcome = requeued ? 'requeued' : result.exitCode === 0 && !result.timedOut && !result.cancelled ? 'ok' : 'failed';
-    await this.handle.appendFile(line({ t: 'finished', id, outcome, exit: result.exitCode, signal: result.signal, at: Date.now() }));
+    await this.append(line({ t: 'finished', id, outcome, exit: result.exitCode, signal: result.signal, at: Date.now() }));
   }
 
   async close(): Promise<void> {
+    await this.tail;
     await this.handle.close();
+  }
+
+  /**
+   * Appends records in order, one write at a time: records that arrive while a write is in flight
+   * join the next one (issue 7: many jobs' records per write instead of one write each).
+   */
+  private append(text: string): Promise<void> {
+    if (this.batch) {
+      this.batch.push(text);
+      return this.batchWritten;
+    }
+    const batch = [text];
+    this.batch = batch;
+    this.batchWritten = this.tail.then(async () => {
+      this.batch = undefined;
+      await this.handle.appendFile(batch.join(''));
+    });
+    this.tail = this.batchWritten.catch(() => undefined);
+    return this.batchWritten;
   }
 }
 

@@ -1,5 +1,6 @@
 // Per-job log files: every line a job printed, in its own file under the log folder, whatever is shown on screen.
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type ExecResult } from '../exec/types.js';
 import { type RunEvent } from '../run/events.js';
@@ -26,9 +27,25 @@ function outcomeOf(result: ExecResult, requeued: boolean): LogIndexEntry['outcom
   return result.exitCode === 0 ? 'ok' : 'failed';
 }
 
-/** Writes each job's output to `<dir>/<run>/<id>-<sub-node>.log`; memory stays bounded (streams, no history). */
+/** A job's log is held in memory until it is this big or this old, then streamed to its file. */
+const HOLD_BYTES = 64 * 1024;
+const HOLD_MS = 1000;
+
+/**
+ * A log not yet on disk: short jobs (most of a sweep of quick commands) get their file in one
+ * write when they end instead of an open stream each (issue 7: per-job I/O).
+ */
+interface Held {
+  readonly file: string;
+  readonly chunks: string[];
+  bytes: number;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Writes each job's output to `<dir>/<run>/<id>-<sub-node>.log`; memory stays bounded (at most HOLD_BYTES per young job, then streams). */
 export class JobLogs {
   private readonly runDir: string;
+  private readonly held = new Map<number, Held>();
   private readonly open = new Map<number, WriteStream>();
   private readonly paths = new Map<number, string>();
   private readonly closing = new Map<number, Promise<void>>();
@@ -56,30 +73,41 @@ export class JobLogs {
         this.made = true;
         const name = `${String(event.id).padStart(4, '0')}-${event.subnode.label.replace(/[^A-Za-z0-9._=-]+/g, '_').replace(/_+$/, '')}.log`;
         const file = path.join(this.runDir, name);
-        const stream = createWriteStream(file);
-        this.open.set(event.id, stream);
         this.paths.set(event.id, file);
-        stream.write(`=== run on ${event.subnode.label}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}: ${event.command}\n`);
+        const id = event.id;
+        const timer = setTimeout(() => this.stream(id), HOLD_MS);
+        timer.unref();
+        const header = `=== run on ${event.subnode.label}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}: ${event.command}\n`;
+        this.held.set(id, { file, chunks: [header], bytes: header.length, timer });
         return;
       }
-      case 'job-output':
-        this.open.get(event.id)?.write(`${event.stream === 'stderr' ? '[stderr] ' : ''}${event.line}\n`);
+      case 'job-output': {
+        const text = `${event.stream === 'stderr' ? '[stderr] ' : ''}${event.line}\n`;
+        const held = this.held.get(event.id);
+        if (!held) {
+          this.open.get(event.id)?.write(text);
+          return;
+        }
+        held.chunks.push(text);
+        held.bytes += text.length;
+        if (held.bytes > HOLD_BYTES) this.stream(event.id);
         return;
+      }
       case 'job-finished': {
-        const stream = this.open.get(event.id);
-        this.open.delete(event.id);
+        const id = event.id;
+        const end = `=== ${describeEnd(event.result)} ===\n`;
+        const held = this.held.get(id);
+        const stream = this.open.get(id);
+        this.held.delete(id);
+        this.open.delete(id);
         // Kept only until the file is on disk: one entry per job would grow without end in a long daemon run.
-        if (stream) {
-          const id = event.id;
-          this.closing.set(
-            id,
-            new Promise((resolve) =>
-              stream.end(`=== ${describeEnd(event.result)} ===\n`, () => {
-                this.closing.delete(id);
-                resolve();
-              }),
-            ),
-          );
+        const done = (): void => void this.closing.delete(id);
+        if (held) {
+          clearTimeout(held.timer);
+          held.chunks.push(end);
+          this.closing.set(id, writeFile(held.file, held.chunks.join('')).then(done, done));
+        } else if (stream) {
+          this.closing.set(id, new Promise((resolve) => stream.end(end, () => (done(), resolve()))));
         }
         this.index ??= createWriteStream(path.join(this.runDir, 'index.jsonl'), { flags: 'a' });
         const entry: LogIndexEntry = {
@@ -101,6 +129,17 @@ export class JobLogs {
     }
   };
 
+  /** Moves a held log to a file stream: its job runs long or prints much. */
+  private stream(id: number): void {
+    const held = this.held.get(id);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.held.delete(id);
+    const stream = createWriteStream(held.file);
+    stream.write(held.chunks.join(''));
+    this.open.set(id, stream);
+  }
+
   /** Resolves when a finished job's log file is complete on disk (at once if it already is). */
   async written(id: number): Promise<void> {
     await this.closing.get(id);
@@ -114,6 +153,7 @@ export class JobLogs {
 
   /** Waits until every log file is flushed and closed. */
   async close(): Promise<void> {
+    for (const id of [...this.held.keys()]) this.stream(id);
     const streams = [...this.open.values(), ...(this.index ? [this.index] : [])];
     await Promise.all(streams.map((s) => new Promise((resolve) => s.end(resolve))));
     await Promise.all(this.closing.values());

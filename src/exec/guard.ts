@@ -1,0 +1,170 @@
+// The host guard: one long-lived sh per SSH connection that stops that connection's jobs as trees when pegasus cancels them, dies, or goes silent.
+import { type Client, type ClientChannel } from 'ssh2';
+import { HEARTBEAT_MS, shellQuote } from './wrapper.js';
+
+/** Without a heartbeat for this long the guard assumes pegasus is gone and stops every job (as the per-job wrapper does). */
+const DEADLINE_S = 25;
+/** The guard counts time in ticks of a single sleeper process, not a timer per heartbeat. */
+const TICK_S = 5;
+/** Between TERM and KILL. */
+const GRACE_S = 3;
+/** How long the guard gets to say where its fifo is before the connection falls back to the per-job wrapper. */
+const START_MS = 10_000;
+
+/**
+ * The guard script. It makes a private fifo, prints its path, and reads lines from it: jobs write
+ * `+ T PGID` there themselves before they start (so a job is known to the guard even if pegasus
+ * dies a moment later), and a forwarder copies pegasus's lines from the channel: `k T` (cancel),
+ * `- T` (ended), `s T` (ended by a signal: its group gets the grace period, then KILL), `h`
+ * (heartbeat); a ticker adds `t` every TICK_S. The channel's EOF (pegasus exited, was killed, or
+ * the connection closed) or DEADLINE_S of ticks without a heartbeat stops every job still
+ * registered, removes the fifo and ends the guard.
+ *
+ * Why (issue 7): the per-job wrapper forks four processes on the host for every job (the job's
+ * session, a stdin watcher, a deadline timer and its sleep), which halved the rate of short jobs.
+ * With the guard a job costs no process beyond its own shell: sshd already makes each exec's
+ * shell a session and process-group leader, so `$$` of that shell names the job's whole tree.
+ *
+ * - Background commands get /dev/null as stdin, so the forwarder reads a saved descriptor (3).
+ * - The fifo is opened read-write (4), so it always has a reader and a writer: opening never
+ *   blocks, and the loop sees no EOF when a job's write ends.
+ * - Token `T` is a number pegasus chooses; a cancel that arrives before the job registered is
+ *   remembered and carried out on registration.
+ * - Only the user can write the fifo (mktemp -d makes a private folder); still, lines with
+ *   anything but tokens and pids are skipped before they reach eval.
+ */
+export const GUARD = `d=$(mktemp -d "\${TMPDIR:-/tmp}/pegasus.XXXXXXXX") || exit 97
+f="$d/fifo"
+mkfifo -m 600 "$f" || { rmdir "$d"; exit 97; }
+exec 3<&0 4<>"$f" </dev/null
+printf '%s\\n' "$f"
+exec >/dev/null 2>&1
+trap '' PIPE
+(while IFS= read -r l <&3; do printf '%s\\n' "$l" >&4; done; echo x >&4) &
+fwd=$!
+(while sleep ${TICK_S}; do echo t >&4; done) &
+tick=$!
+missed=0
+stop() {
+  kill -TERM -"$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+  (i=0; while kill -0 -"$1" 2>/dev/null && [ $i -lt ${GRACE_S * 10} ]; do sleep 0.1; i=$((i + 1)); done; kill -KILL -"$1" 2>/dev/null) &
+}
+forget() {
+  case "$live" in *" $1 "*) live="\${live% $1 *} \${live#* $1 }" ;; esac
+  unset "pg_$1" "k_$1"
+}
+live=" "
+while IFS=' ' read -r op t p <&4; do
+  case "$op$t$p" in *[!0-9a-z+-]*) continue ;; esac
+  case $op in
+    +) eval "pg_$t=$p"; live="$live$t "; eval "c=\\\${k_$t-}"; [ -n "$c" ] && stop "$p" ;;
+    k) eval "p=\\\${pg_$t-}"; if [ -n "$p" ]; then stop "$p"; else eval "k_$t=1"; fi ;;
+    s) eval "p=\\\${pg_$t-}"; [ -n "$p" ] && stop "$p"; forget "$t" ;;
+    -) forget "$t" ;;
+    t) missed=$((missed + 1)); [ "$missed" -ge ${DEADLINE_S / TICK_S} ] && break ;;
+    h) missed=0 ;;
+    x) break ;;
+  esac
+done
+for t in $live; do eval "p=\\\${pg_$t-}"; [ -n "$p" ] && stop "$p"; done
+kill "$tick" "$fwd" 2>/dev/null
+rm -rf "$d"`;
+
+/** A guard running on one connection. */
+export class HostGuard {
+  private readonly channel: ClientChannel;
+  private readonly fifo: string;
+  private readonly beat: NodeJS.Timeout;
+  private nextToken = 1;
+  private ended = false;
+
+  private constructor(channel: ClientChannel, fifo: string, onEnd: () => void) {
+    this.channel = channel;
+    this.fifo = fifo;
+    this.beat = setInterval(() => this.send('h'), HEARTBEAT_MS);
+    this.beat.unref();
+    channel.on('close', () => {
+      clearInterval(this.beat);
+      const unexpected = !this.ended;
+      this.ended = true;
+      if (unexpected) onEnd();
+    });
+  }
+
+  /**
+   * Starts the guard on a connection. Resolves with it once it said where its fifo is, or with
+   * undefined when the host cannot run it (no mktemp or mkfifo, a read-only /tmp, a refused
+   * channel): that connection's jobs then run in the per-job wrapper. `onEnd` is called if the
+   * guard ends while the connection is in use (it was killed, or it stopped its jobs because the
+   * link went silent).
+   */
+  static start(client: Client, onEnd: () => void): Promise<HostGuard | undefined> {
+    return new Promise((resolve) => {
+      client.exec(`exec sh -c ${shellQuote(GUARD)} pegasus-guard`, (error, channel) => {
+        if (error) return resolve(undefined);
+        let text = '';
+        let settled = false;
+        const settle = (guard: HostGuard | undefined): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          channel.removeListener('data', onData);
+          channel.resume();
+          if (!guard) channel.close();
+          resolve(guard);
+        };
+        const timer = setTimeout(() => settle(undefined), START_MS);
+        const onData = (chunk: Buffer): void => {
+          text += chunk.toString('utf8');
+          const newline = text.indexOf('\n');
+          if (newline >= 0) settle(/^\/\S+\/fifo$/.test(text.slice(0, newline)) ? new HostGuard(channel, text.slice(0, newline), onEnd) : undefined);
+        };
+        channel.on('data', onData);
+        channel.stderr.resume();
+        channel.on('close', () => settle(undefined));
+      });
+    });
+  }
+
+  /** True while the guard runs. */
+  get alive(): boolean {
+    return !this.ended;
+  }
+
+  /**
+   * The command line for one job under this guard, and its token. The login shell registers its
+   * own pid (the job's process group) with the guard, then becomes `sh -c job`: the job's text
+   * reaches that shell byte for byte (DESIGN invariant 4), and its exit status is the job's.
+   * Exit 255 with a message means the guard was gone.
+   */
+  command(job: string): { line: string; token: number } {
+    const token = this.nextToken++;
+    const f = shellQuote(this.fifo);
+    return {
+      token,
+      line: `[ -p ${f} ] || { echo 'pegasus: the host guard is gone' >&2; exit 255; }; echo "+ ${token} $$" 1<>${f}; exec sh -c ${shellQuote(job)}`,
+    };
+  }
+
+  /** Stops a job's tree (TERM, then KILL after the grace period). */
+  cancel(token: number): void {
+    this.send(`k ${token}`);
+  }
+
+  /** Tells the guard a job ended; one that ended by a signal has the rest of its group stopped too. */
+  finished(token: number, bySignal: boolean): void {
+    this.send(`${bySignal ? 's' : '-'} ${token}`);
+  }
+
+  /** Ends the guard, which stops any job still registered. */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.beat);
+    this.channel.end();
+  }
+
+  private send(line: string): void {
+    if (!this.ended) this.channel.write(`${line}\n`);
+  }
+}

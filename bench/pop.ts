@@ -24,6 +24,7 @@ async function measure(entries: number): Promise<{ median: number; p95: number; 
       times.push(performance.now() - start);
       if (jobs.length !== 1) throw new Error('queue ran dry');
     }
+    await store.close();
     times.sort((a, b) => a - b);
     return { median: times[Math.floor(POPS / 2)]!, p95: times[Math.floor(POPS * 0.95)]!, bytes: Buffer.byteLength(text) };
   } finally {

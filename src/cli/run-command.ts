@@ -56,7 +56,6 @@ export interface RunFlags {
 /** Runs queue or broadcast mode to the end; returns the exit code. */
 export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Promise<number> {
   const subnodes = await loadHosts(flags.hostsFile);
-  const files = queueFilesOf(flags.queueFile);
   const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout);
   if (flags.timeout !== undefined && timeoutMs === undefined) {
     throw new ConfigError(`--timeout ${flags.timeout} is not a duration.`, { fix: 'Write it like 90m, 30s, 1h30m or 2h.' });
@@ -67,6 +66,24 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   const text = await readQueueText(flags.queueFile, { missingOk: flags.daemon });
   for (const entry of parseQueue(text, flags.queueFile)) checkCollisions(entry, subnodes);
 
+  // Hosts start connecting now, while the rest is set up (issue 7: start-up).
+  const connections = await openConnections(flags, subnodes);
+  try {
+    return await runWithConnections(mode, flags, subnodes, connections, timeoutMs);
+  } finally {
+    await connections.close();
+  }
+}
+
+/** The run itself, once the queue has been checked and the hosts are connecting. */
+async function runWithConnections(
+  mode: 'queue' | 'broadcast',
+  flags: RunFlags,
+  subnodes: readonly SubNode[],
+  connections: Connections,
+  timeoutMs: number | undefined,
+): Promise<number> {
+  const files = queueFilesOf(flags.queueFile);
   const logs = new JobLogs(flags.logDir ?? path.join(path.dirname(files.queue), '.pegasus', 'logs'));
   const screen = await openScreen({
     json: flags.json ?? false,
@@ -94,7 +111,6 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     onTaken: (jobs) => journal.taken(jobs),
   });
   await accountForInterrupted(store, flags, screen.say);
-  const connections = await openConnections(flags, subnodes);
   const common = {
     backpressure: () => {
       const slow = [process.stdout, process.stderr].find((s) => s.writableLength > BEHIND_BYTES) ?? logs.behind(BEHIND_BYTES);
@@ -144,7 +160,6 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     await screen.close();
     stop.dispose();
     await watcher?.close();
-    await connections.close();
     await store.close();
     await journal.close();
     await logs.close();
@@ -253,10 +268,14 @@ export async function readQueueText(file: string, options: { readonly missingOk:
 }
 
 /** Executors per sub-node: local ones for localhost, pooled SSH connections for the rest. */
-async function openConnections(
-  flags: RunFlags,
-  subnodes: readonly SubNode[],
-): Promise<{ executorFor: (subnode: SubNode) => Promise<ExecutorOrError>; close: () => Promise<void> }> {
+/** The executors of a run's sub-nodes, shared per host. */
+interface Connections {
+  readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
+  readonly close: () => Promise<void>;
+}
+
+/** Sets up the executors and starts connecting to every remote host at once (each host's first connection decides whether it is reachable). */
+async function openConnections(flags: RunFlags, subnodes: readonly SubNode[]): Promise<Connections> {
   const local = new LocalExecutor();
   // ssh2 is loaded only when a remote host is named, so local runs start fast.
   const remote = subnodes.some((s) => !isLocalHost(s.host))
@@ -266,6 +285,8 @@ async function openConnections(
         ...(flags.maxStartups ? { maxStartups: flags.maxStartups } : {}),
       })
     : undefined;
+  // The outcome is kept by the pool; the modes read it through executorFor.
+  if (remote) for (const host of new Set(subnodes.filter((s) => !isLocalHost(s.host)).map((s) => s.host))) void remote.executorFor(host);
   return {
     executorFor: async (subnode) => (isLocalHost(subnode.host) || !remote ? { executor: local } : remote.executorFor(subnode.host)),
     close: async () => remote?.close(),

@@ -30,12 +30,13 @@ const START_MS = 10_000;
  *   blocks, and the loop sees no EOF when a job's write ends.
  * - Token `T` is a number pegasus chooses; a cancel that arrives before the job registered is
  *   remembered and carried out on registration.
- * - Only the user can write the fifo (mktemp -d makes a private folder); still, lines with
- *   anything but tokens and pids are skipped before they reach eval.
+ * - The fifo is named by the guard's pid and made with mode 600 (mkfifo never follows or reuses
+ *   an existing name; if one is in the way, the host falls back to the wrapper): only the user
+ *   can write to it, and one process creation is all the guard's start costs. Lines with anything
+ *   but tokens and pids are skipped before they reach eval all the same.
  */
-export const GUARD = `d=$(mktemp -d "\${TMPDIR:-/tmp}/pegasus.XXXXXXXX") || exit 97
-f="$d/fifo"
-mkfifo -m 600 "$f" || { rmdir "$d"; exit 97; }
+export const GUARD = `f="\${TMPDIR:-/tmp}/pegasus-guard.$$.fifo"
+mkfifo -m 600 "$f" || exit 97
 exec 3<&0 4<>"$f" </dev/null
 printf '%s\\n' "$f"
 exec >/dev/null 2>&1
@@ -68,7 +69,7 @@ while IFS=' ' read -r op t p <&4; do
 done
 for t in $live; do eval "p=\\\${pg_$t-}"; [ -n "$p" ] && stop "$p"; done
 kill "$tick" "$fwd" 2>/dev/null
-rm -rf "$d"`;
+rm -f "$f"`;
 
 /** A guard running on one connection. */
 export class HostGuard {
@@ -93,7 +94,7 @@ export class HostGuard {
 
   /**
    * Starts the guard on a connection. Resolves with it once it said where its fifo is, or with
-   * undefined when the host cannot run it (no mktemp or mkfifo, a read-only /tmp, a refused
+   * undefined when the host cannot run it (no mkfifo, no writable $TMPDIR, a refused
    * channel): that connection's jobs then run in the per-job wrapper. `onEnd` is called if the
    * guard ends while the connection is in use (it was killed, or it stopped its jobs because the
    * link went silent).
@@ -117,7 +118,7 @@ export class HostGuard {
         const onData = (chunk: Buffer): void => {
           text += chunk.toString('utf8');
           const newline = text.indexOf('\n');
-          if (newline >= 0) settle(/^\/\S+\/fifo$/.test(text.slice(0, newline)) ? new HostGuard(channel, text.slice(0, newline), onEnd) : undefined);
+          if (newline >= 0) settle(/^\/\S+\.fifo$/.test(text.slice(0, newline)) ? new HostGuard(channel, text.slice(0, newline), onEnd) : undefined);
         };
         channel.on('data', onData);
         channel.stderr.resume();

@@ -29,10 +29,10 @@ async function workspace(fleet: Fleet, hosts: string, queue: string) {
   };
 }
 
-/** The guard's fifo folders in /tmp that belong to the test user. */
-async function guardFolders(): Promise<string[]> {
+/** The guard fifos in /tmp that belong to the test user. */
+async function guardFifos(): Promise<string[]> {
   const uid = Number((await run('id', ['-u', TEST_USER])).stdout.trim());
-  const names = (await readdir('/tmp')).filter((n) => /^pegasus\.\w{8}$/.test(n));
+  const names = (await readdir('/tmp')).filter((n) => /^pegasus-guard\.\d+\.fifo$/.test(n));
   const owned = await Promise.all(names.map(async (n) => ((await stat(path.join('/tmp', n)).catch(() => undefined))?.uid === uid ? n : undefined)));
   return owned.filter((n): n is string => n !== undefined);
 }
@@ -44,15 +44,15 @@ test('under the guard a job is started by sshd itself, and after the run nothing
   const fleet = await startFleet({ hosts: 1 });
   fleets.push(fleet);
   const ws = await workspace(fleet, '- hostname: node1\n  slot: [0, 1]\n', PARENT);
-  const before = new Set(await guardFolders());
+  const before = new Set(await guardFifos());
   const result = await ws.run();
   assert.equal(result.code, 0, result.stderr);
   const parents = [...result.stdout.matchAll(/\] job \d+ parent=(\w+)$/gm)].map((m) => m[1]);
   assert.equal(parents.length, 10, result.stdout);
   assert.deepEqual([...new Set(parents)], ['sshd'], 'no wrapper process between sshd and the job');
-  // The guard ends with the connection: its processes and its fifo folder are gone.
+  // The guard ends with the connection: its processes and its fifo are gone.
   await waitNoneMatching('pegasus-guard', AbortSignal.timeout(15_000));
-  assert.deepEqual((await guardFolders()).filter((n) => !before.has(n)), []);
+  assert.deepEqual((await guardFifos()).filter((n) => !before.has(n)), []);
 });
 
 test('a host where the guard cannot start (no writable TMPDIR) runs its jobs in the per-job wrapper, which still stops a job as a tree', async () => {

@@ -53,7 +53,11 @@ test('in a terminal: coloured prefixed output above a live panel of sub-nodes an
   await tmux('new-session', '-d', '-s', 'live', '-x', '100', '-y', '30', command);
   serverPid = Number((await tmux('display-message', '-p', '-t', 'live', '#{pid}')).trim());
 
-  const running = await screenUntil((t) => /^done 1 · failed 1 · running 1/m.test(t), 'the totals after two jobs');
+  // Output reaches the screen in batches (every 50 ms), the panel on every event: wait for both.
+  const running = await screenUntil(
+    (t) => /^done 1 · failed 1 · running 1/m.test(t) && /^\[localhost \(slot=1\)\] === done/m.test(t),
+    'the totals and the output after two jobs',
+  );
   assert.match(running, /^── pegasus q · queue\.yaml · 2 sub-nodes · \d+s ─+$/m, running);
   assert.match(running, /^● localhost \(slot=0\)\s+\d+s {2}echo started; read line < gate; echo released \$line$/m);
   assert.match(running, /^○ localhost \(slot=1\) {2}idle$/m);

@@ -1,0 +1,97 @@
+// The host guard script on its own (run by a local sh): jobs register through its fifo; cancel, a cancel before registration, signal deaths and EOF each stop whole process groups.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { GUARD } from '../../src/exec/guard.js';
+import { shellQuote } from '../../src/exec/wrapper.js';
+import { track, stopChild } from '../helpers/pids.js';
+import { liveInGroup, waitGroupGone } from '../helpers/procs.js';
+
+const children: ChildProcess[] = [];
+after(async () => {
+  for (const child of children) await stopChild(child, { group: true });
+});
+
+/** Starts the guard; resolves with its stdin and the fifo path it printed. */
+async function startGuard(): Promise<{ guard: ChildProcess; fifo: string }> {
+  const guard = spawn('sh', ['-c', GUARD, 'pegasus-guard'], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  track(guard, 'guard', { group: true });
+  children.push(guard);
+  const [chunk] = (await once(guard.stdout!, 'data')) as [Buffer];
+  return { guard, fifo: chunk.toString('utf8').trim() };
+}
+
+/** Starts a job the way a guarded exec does: its shell leads its own group, registers, then runs the job. Resolves with its pgid once its tree exists. */
+async function startJob(fifo: string, token: number, job = 'sleep 300 & sleep 300 & echo ready; wait'): Promise<number> {
+  const f = shellQuote(fifo);
+  const child = spawn('sh', ['-c', `echo "+ ${token} $$" 1<>${f}; exec sh -c ${shellQuote(job)}`], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  track(child, `job ${token}`, { group: true });
+  children.push(child);
+  await once(child.stdout!, 'data');
+  return child.pid!;
+}
+
+/** Starts a job whose cancel was sent before it registered; resolves with the signal that ended its shell once its group is gone. */
+async function startCancelledJob(fifo: string, token: number): Promise<string | null> {
+  const child = spawn('sh', ['-c', `echo "+ ${token} $$" 1<>${shellQuote(fifo)}; exec sh -c 'sleep 300 & sleep 300; wait'`], { stdio: 'ignore', detached: true });
+  track(child, `job ${token}`, { group: true });
+  children.push(child);
+  const [, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  await waitGroupGone(child.pid!, AbortSignal.timeout(10_000));
+  return signal;
+}
+
+test('k T stops job T as a whole tree; the others keep running', async () => {
+  const { guard, fifo } = await startGuard();
+  const one = await startJob(fifo, 1);
+  const two = await startJob(fifo, 2);
+  assert.ok((await liveInGroup(one)).length >= 3);
+  guard.stdin!.write('k 1\n');
+  await waitGroupGone(one, AbortSignal.timeout(10_000));
+  assert.ok((await liveInGroup(two)).length >= 3, 'job 2 is untouched');
+  guard.stdin!.write('k 2\n');
+  await waitGroupGone(two, AbortSignal.timeout(10_000));
+});
+
+test('a cancel that arrives before its job registered is carried out when it does', async () => {
+  const { guard, fifo } = await startGuard();
+  guard.stdin!.write('k 7\n');
+  assert.equal(await startCancelledJob(fifo, 7), 'SIGTERM');
+});
+
+test('EOF on its stdin (pegasus gone) stops every registered job, but not one that ended, and removes its fifo', async () => {
+  const { guard, fifo } = await startGuard();
+  const running = await startJob(fifo, 1);
+  const ended = await startJob(fifo, 2, 'sleep 300 & echo ready; exit 0');
+  const exited = once(guard, 'exit') as Promise<[number]>;
+  guard.stdin!.write('- 2\n');
+  guard.stdin!.end();
+  await waitGroupGone(running, AbortSignal.timeout(10_000));
+  const [code] = await exited;
+  assert.equal(code, 0);
+  assert.equal(existsSync(fifo), false, 'the fifo is removed');
+  assert.ok((await liveInGroup(ended)).length >= 1, 'what a finished job left running is not the guard\'s to stop');
+});
+
+test('s T (the job died of a signal) stops what is left of its group', async () => {
+  const { guard, fifo } = await startGuard();
+  const pgid = await startJob(fifo, 3, 'sleep 300 & echo ready; kill -KILL $$');
+  assert.ok((await liveInGroup(pgid)).length >= 1, 'the orphaned sleep runs on');
+  guard.stdin!.write('s 3\n');
+  await waitGroupGone(pgid, AbortSignal.timeout(10_000));
+});
+
+test('lines that are not tokens and pids never reach eval', async () => {
+  const { guard, fifo } = await startGuard();
+  const pgid = await startJob(fifo, 4);
+  guard.stdin!.write('k 4;touch /tmp/pegasus-guard-injected\n+ 5 $(touch /tmp/pegasus-guard-injected)\n');
+  // The forwarder keeps pegasus's lines in order: once job 6 is cancelled, the lines above were read.
+  guard.stdin!.write('k 6\n');
+  await startCancelledJob(fifo, 6);
+  assert.ok((await liveInGroup(pgid)).length >= 3, 'a malformed cancel does nothing');
+  assert.equal(existsSync('/tmp/pegasus-guard-injected'), false);
+  guard.stdin!.write('k 4\n');
+  await waitGroupGone(pgid, AbortSignal.timeout(10_000));
+});

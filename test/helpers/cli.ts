@@ -4,8 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { track } from './pids.js';
 
-/** dist/src/cli.js, next to this file's compiled location (dist/test/helpers). */
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
+/** The CLI as shipped (the bundle in dist/bin, built from dist/src), next to this file's compiled location (dist/test/helpers). */
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/pegasus.js');
 
 export interface CliResult {
   readonly code: number | null;

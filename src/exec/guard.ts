@@ -101,31 +101,38 @@ export class HostGuard {
    */
   static start(client: Client, onEnd: () => void): Promise<HostGuard | undefined> {
     return new Promise((resolve) => {
-      client.exec(`exec sh -c ${shellQuote(GUARD)} pegasus-guard`, (error, channel) => {
-        if (error) return resolve(undefined);
-        let text = '';
-        let settled = false;
-        const settle = (guard: HostGuard | undefined): void => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          channel.removeListener('data', onData);
-          channel.resume();
-          if (!guard) channel.close();
-          resolve(guard);
-        };
-        const timer = setTimeout(() => settle(undefined), START_MS);
-        const onData = (chunk: Buffer): void => {
-          text += chunk.toString('utf8');
-          const newline = text.indexOf('\n');
-          if (newline >= 0) settle(/^\/\S+\.fifo$/.test(text.slice(0, newline)) ? new HostGuard(channel, text.slice(0, newline), onEnd) : undefined);
-        };
-        channel.on('data', onData);
-        channel.stderr.resume();
-        channel.on('close', () => settle(undefined));
+      let settled = false;
+      let channel: ClientChannel | undefined;
+      const settle = (guard: HostGuard | undefined): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        channel?.removeListener('data', onData);
+        channel?.resume();
+        if (!guard) channel?.close();
+        resolve(guard);
+      };
+      // Also when sshd never answers the channel request at all.
+      const timer = setTimeout(() => settle(undefined), START_MS);
+      let text = '';
+      const onData = (chunk: Buffer): void => {
+        text += chunk.toString('utf8');
+        const newline = text.indexOf('\n');
+        if (newline < 0 || !channel) return;
+        const fifo = text.slice(0, newline);
+        settle(/^\/\S+\.fifo$/.test(fifo) ? new HostGuard(channel, fifo, onEnd) : undefined);
+      };
+      client.exec(`exec sh -c ${shellQuote(GUARD)} pegasus-guard`, (error, opened) => {
+        if (error) return settle(undefined);
+        if (settled) return void opened.close(); // too late: the connection goes on without a guard
+        channel = opened;
+        opened.on('data', onData);
+        opened.stderr.resume();
+        opened.on('close', () => settle(undefined));
       });
     });
   }
+
 
   /** True while the guard runs. */
   get alive(): boolean {

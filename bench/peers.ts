@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import ssh2 from 'ssh2';
 import { CLI } from '../test/helpers/cli.js';
+import { HostGuard } from '../src/exec/guard.js';
 import { remoteCommand } from '../src/exec/wrapper.js';
 import { startFleet, type Fleet } from '../test/helpers/fleet.js';
 
@@ -52,8 +53,12 @@ async function pegasus(dir: string, mode: 'q' | 'b', config: string): Promise<{ 
   return { wholeMs, afterConnectMs: Date.parse(last?.time ?? '') - Date.parse(first?.time ?? '') };
 }
 
-/** The floor: one ssh2 connection per host, Nagle off, 2 execs in flight per host; timed after connecting. */
-async function floor(fleet: Fleet, command: string): Promise<number> {
+/**
+ * The floor: one ssh2 connection per host, Nagle off, 2 execs in flight per host; timed after
+ * connecting. `how` says what each exec runs: the bare command, the per-job wrapper, or the
+ * command as pegasus runs it under a host guard (registration with the guard, ended notice).
+ */
+async function floor(fleet: Fleet, command: string, how: 'bare' | 'wrapper' | 'guard' = 'bare'): Promise<number> {
   const key = await readFile(fleet.clientKeyPath);
   const clients = await Promise.all(
     fleet.hosts.map(
@@ -67,15 +72,32 @@ async function floor(fleet: Fleet, command: string): Promise<number> {
     ),
   );
   for (const client of clients) (client as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock?.setNoDelay?.(true);
+  const guards = new Map<ssh2.Client, HostGuard>();
+  if (how === 'guard') {
+    for (const client of clients) {
+      const guard = await HostGuard.start(client, () => undefined);
+      if (!guard) throw new Error('the host guard did not start');
+      guards.set(client, guard);
+    }
+  }
   let left = JOBS;
-  const exec = (client: ssh2.Client): Promise<void> =>
-    new Promise((resolve, reject) =>
-      client.exec(command, (error, channel) => {
+  const exec = (client: ssh2.Client): Promise<void> => {
+    const guarded = guards.get(client)?.command(command);
+    const line = how === 'wrapper' ? remoteCommand(command) : (guarded?.line ?? command);
+    return new Promise((resolve, reject) =>
+      client.exec(line, (error, channel) => {
         if (error) return reject(error);
-        channel.on('close', () => resolve()).resume();
+        if (guarded) channel.eof();
+        channel
+          .on('close', () => {
+            if (guarded) guards.get(client)?.finished(guarded.token, false);
+            resolve();
+          })
+          .resume();
         channel.stderr.resume();
       }),
     );
+  };
   const ms = await timed(() =>
     Promise.all(
       clients.flatMap((client) =>
@@ -88,6 +110,7 @@ async function floor(fleet: Fleet, command: string): Promise<number> {
       ),
     ),
   );
+  for (const guard of guards.values()) guard.close();
   for (const client of clients) client.end();
   return ms;
 }
@@ -111,8 +134,10 @@ async function w1(fleet: Fleet, dir: string, cm: string, command: string): Promi
   rows.push({ name: 'pegasus q (whole process: start-up, 4 handshakes, 400 pops)', value: (JOBS * 1000) / p.wholeMs });
   rows.push({ name: 'pegasus q, after connecting (first job start to last job end)', value: (JOBS * 1000) / p.afterConnectMs });
   rows.push({ name: 'bare ssh2 floor, after connecting (no queue file)', value: (JOBS * 1000) / (await floor(fleet, command)) });
-  // What the job wrapper (process group, heartbeat watcher, deadman: issue 5) costs on its own.
-  rows.push({ name: 'bare ssh2 floor running the job through pegasus\'s wrapper', value: (JOBS * 1000) / (await floor(fleet, remoteCommand(command))) });
+  // What stopping jobs as trees costs on its own: under the host guard (how pegasus runs SSH jobs),
+  // and in the per-job wrapper (process group, stdin watcher, deadline timer) used where no guard runs.
+  rows.push({ name: 'bare ssh2 floor running the job as pegasus does (under the host guard)', value: (JOBS * 1000) / (await floor(fleet, command, 'guard')) });
+  rows.push({ name: 'bare ssh2 floor running the job in the per-job wrapper', value: (JOBS * 1000) / (await floor(fleet, command, 'wrapper')) });
   if (await have('parallel')) {
     const logins = aliases.map((a) => `2/${a}`).join(',');
     for (const [name, config] of [
@@ -195,9 +220,9 @@ export async function runPeerBench(): Promise<string> {
     const w1Rows = await w1(fleet, dir, cm, 'true');
     out.push(table(`W1: ${JOBS} jobs of \`true\`, 4 hosts x 2 sub-nodes (jobs/s; pegasus whole process vs each)`, 'jobs/s', w1Rows, w1Rows[0]?.value, true));
     const floorRatio = (w1Rows[2]?.value ?? NaN) / (w1Rows[1]?.value ?? NaN);
-    const wrapperRatio = (w1Rows[3]?.value ?? NaN) / (w1Rows[1]?.value ?? NaN);
+    const guardRatio = (w1Rows[3]?.value ?? NaN) / (w1Rows[1]?.value ?? NaN);
     out.push(
-      `\npegasus after connecting runs at 1/${floorRatio.toFixed(2)} of the bare ssh2 floor's rate, and at 1/${wrapperRatio.toFixed(2)} of the floor running the same job wrapper.`,
+      `\npegasus after connecting runs at 1/${floorRatio.toFixed(2)} of the bare ssh2 floor's rate, and at 1/${guardRatio.toFixed(2)} of the floor running jobs the same way (under the host guard).`,
     );
     const w1bRows = await w1(fleet, dir, cm, 'sleep 0.05');
     out.push(table(`W1b: ${JOBS} jobs of \`sleep 0.05\`, 4 hosts x 2 sub-nodes`, 'jobs/s', w1bRows, w1bRows[0]?.value, true));

@@ -1,4 +1,5 @@
 // `pegasus q` and `pegasus b`: load the files, connect, run the mode, print, and say which exit code the outcome means.
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -202,6 +203,8 @@ function stopOnSignals(say: (event: RunEvent) => void): {
 } {
   const drain = new AbortController();
   const cancel = new AbortController();
+  // Every running job and every idle sub-node loop listens to these: hundreds of listeners are the design, not a leak.
+  setMaxListeners(0, drain.signal, cancel.signal);
   let code: number | undefined;
   const onSigint = (): void => {
     code ??= EXIT.interrupted;

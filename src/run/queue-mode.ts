@@ -1,4 +1,5 @@
 // Queue mode: every free sub-node takes the next job from the head of the queue and runs it.
+import { setMaxListeners } from 'node:events';
 import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
 import { describeOutcome, succeeded, type ExecResult, type Executor } from '../exec/types.js';
@@ -31,6 +32,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   // Taking stops on the run's signal (Ctrl-C) or, with --fail-fast, at the first failure.
   const failFast = new AbortController();
   const stopTaking = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
+  setMaxListeners(0, stopTaking); // one listener per sub-node loop waiting for work
   const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking });
   let nextId = 1;
   let okCount = 0;

@@ -44,6 +44,7 @@ test('64 sub-nodes on one host with a default sshd all run at once', async () =>
   assert.equal(Math.max(...seen), 64, 'the maximum concurrency observed is 64');
   assert.ok(seen.every((n) => n === 64), `every job saw all 64 running: ${seen.join(' ')}`);
   assert.doesNotMatch(result.stderr, /refused|lost|unreachable/);
+  assert.doesNotMatch(result.stderr, /Warning/, 'no Node warning (64 running jobs listen to the run\'s signals)');
 });
 
 test('channels sshd refuses (MaxSessions 2, --max-sessions 4) are waited out on other connections: no job fails', async () => {

@@ -28,6 +28,8 @@ const START_MS = 10_000;
  * - Background commands get /dev/null as stdin, so the forwarder reads a saved descriptor (3).
  * - The fifo is opened read-write (4), so it always has a reader and a writer: opening never
  *   blocks, and the loop sees no EOF when a job's write ends.
+ * - TERM, HUP or INT to the guard itself (a shutdown, someone cleaning up) count as EOF: its jobs
+ *   are stopped and the fifo removed before it exits.
  * - Token `T` is a number pegasus chooses; a cancel that arrives before the job registered is
  *   remembered and carried out on registration.
  * - The fifo is named by the guard's pid and made with mode 600 (mkfifo never follows or reuses
@@ -41,6 +43,7 @@ exec 3<&0 4<>"$f" </dev/null
 printf '%s\\n' "$f"
 exec >/dev/null 2>&1
 trap '' PIPE
+trap 'echo x >&4' TERM HUP INT
 (while IFS= read -r l <&3; do printf '%s\\n' "$l" >&4; done; echo x >&4) &
 fwd=$!
 (while sleep ${TICK_S}; do echo t >&4; done) &

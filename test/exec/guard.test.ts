@@ -6,11 +6,16 @@ import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { GUARD } from '../../src/exec/guard.js';
 import { shellQuote } from '../../src/exec/wrapper.js';
-import { track, stopChild } from '../helpers/pids.js';
+import { hasExited, stopChild, track } from '../helpers/pids.js';
 import { liveInGroup, waitGroupGone } from '../helpers/procs.js';
 
 const children: ChildProcess[] = [];
 after(async () => {
+  // The guards first, by EOF as pegasus ends them, and given the time to remove their fifos: a
+  // signal to a guard's group would also hit its `rm`.
+  const guards = children.filter((c) => c.stdin && !hasExited(c));
+  for (const guard of guards) guard.stdin!.end();
+  await Promise.all(guards.map((g) => Promise.race([once(g, 'exit'), new Promise((resolve) => setTimeout(resolve, 10_000))])));
   for (const child of children) await stopChild(child, { group: true });
 });
 
@@ -73,6 +78,16 @@ test('EOF on its stdin (pegasus gone) stops every registered job, but not one th
   assert.equal(code, 0);
   assert.equal(existsSync(fifo), false, 'the fifo is removed');
   assert.ok((await liveInGroup(ended)).length >= 1, 'what a finished job left running is not the guard\'s to stop');
+});
+
+test('TERM to the guard itself stops its jobs and removes its fifo, as EOF does', async () => {
+  const { guard, fifo } = await startGuard();
+  const pgid = await startJob(fifo, 8);
+  const exited = once(guard, 'exit') as Promise<[number | null, string | null]>;
+  guard.kill('SIGTERM');
+  await waitGroupGone(pgid, AbortSignal.timeout(10_000));
+  await exited;
+  assert.equal(existsSync(fifo), false, 'the fifo is removed');
 });
 
 test('s T (the job died of a signal) stops what is left of its group', async () => {

@@ -136,7 +136,6 @@ export class HostGuard {
     });
   }
 
-
   /** True while the guard runs. */
   get alive(): boolean {
     return !this.ended;

@@ -234,8 +234,8 @@ function asTransportError(host: string, error: unknown): TransportError {
 
 /** Runs one command on an exec channel of a connection and reports how it ended. */
 function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: number): Promise<ExecResult> {
-  const guard = conn.guard?.alive ? conn.guard : undefined;
-  const guarded = guard?.command(request.command);
+  // Under a live guard: the guard, and the job's command line and token with it.
+  const guarded = conn.guard?.alive ? { guard: conn.guard, ...conn.guard.command(request.command) } : undefined;
   return new Promise((resolve) => {
     conn.client.exec(guarded ? guarded.line : remoteCommand(request.command), (error, channel: ClientChannel) => {
       if (error) {
@@ -269,10 +269,10 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
       // tree (sshd ignores `signal` for root, and leaves the command running when the channel closes).
       let stop: () => void;
       let stopBeat = (): void => undefined;
-      if (guard && guarded) {
+      if (guarded) {
         // eof(), not end(): ssh2 calls end() itself when the channel closes, and a second end() costs an error object per job.
         channel.eof();
-        stop = () => guard.cancel(guarded.token);
+        stop = () => guarded.guard.cancel(guarded.token);
       } else {
         const beat = heartbeat(channel);
         stop = beat.cancel;
@@ -286,8 +286,8 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
         err.end();
         const durationMs = performance.now() - started;
         // The guard forgets a job that ended; one ended by a signal has the rest of its group stopped too.
-        if (guard && guarded && exited) guard.finished(guarded.token, !cancelled && !timedOut && (exitSignal !== null || (exitCode ?? 0) > 128));
-        const guardGone = guard !== undefined && !guard.alive && exitCode === 255;
+        if (guarded && exited) guarded.guard.finished(guarded.token, !cancelled && !timedOut && (exitSignal !== null || (exitCode ?? 0) > 128));
+        const guardGone = guarded !== undefined && !guarded.guard.alive && exitCode === 255;
         if ((!exited && !cancelled && !timedOut) || guardGone) {
           const transportError = conn.lostWith ?? new TransportError(host, 'lost', `the channel to ${host} closed before the command finished`);
           resolve({ exitCode: null, signal: null, durationMs, transportError, cancelled });

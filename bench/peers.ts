@@ -81,7 +81,7 @@ async function floor(fleet: Fleet, command: string, how: 'bare' | 'wrapper' | 'g
   const guards = new Map<ssh2.Client, HostGuard>();
   if (how === 'guard') {
     for (const client of clients) {
-      const guard = await HostGuard.start(client, () => undefined);
+      const { guard } = await HostGuard.start(client, 'bench', () => undefined);
       if (!guard) throw new Error('the host guard did not start');
       guards.set(client, guard);
     }

@@ -75,4 +75,6 @@ export type TransportReason =
   | 'config'
   | 'lost'
   | 'channel'
+  /** The login shell runs none of pegasus's command lines (nologin, a broken shell). */
+  | 'shell'
   | 'other';

@@ -1,5 +1,8 @@
 // The host guard: one long-lived sh per SSH connection that stops that connection's jobs as trees when pegasus cancels them, dies, or goes silent.
 import { type Client, type ClientChannel } from 'ssh2';
+import { TransportError } from '../errors.js';
+import { commandLine, PROBE_PRINT, type Dialect } from './login-shell.js';
+import { startProbed } from './shell-probe.js';
 import { HEARTBEAT_MS, shellQuote } from './wrapper.js';
 
 /** Without a heartbeat for this long the guard assumes pegasus is gone and stops every job (as the per-job wrapper does). */
@@ -8,7 +11,7 @@ const DEADLINE_S = 25;
 const TICK_S = 5;
 /** Between TERM and KILL. */
 const GRACE_S = 3;
-/** How long the guard gets to say where its fifo is before the connection falls back to the per-job wrapper. */
+/** How long the guard gets to say where its fifo is (both dialects included) before the connection falls back to the per-job wrapper. */
 const START_MS = 10_000;
 
 /**
@@ -36,8 +39,11 @@ const START_MS = 10_000;
  *   an existing name; if one is in the way, the host falls back to the wrapper): only the user
  *   can write to it, and one process creation is all the guard's start costs. Lines with anything
  *   but tokens and pids are skipped before they reach eval all the same.
+ * - It first prints the login-shell probe's line (issue 13), so starting it also tells which
+ *   dialect the host's login shell needs, even when the guard itself cannot run there.
  */
-export const GUARD = `f="\${TMPDIR:-/tmp}/pegasus-guard.$$.fifo"
+export const GUARD = `${PROBE_PRINT}
+f="\${TMPDIR:-/tmp}/pegasus-guard.$$.fifo"
 mkfifo -m 600 "$f" || exit 97
 exec 3<&0 4<>"$f" </dev/null
 printf '%s\\n' "$f"
@@ -78,13 +84,16 @@ rm -f "$f"`;
 export class HostGuard {
   private readonly channel: ClientChannel;
   private readonly fifo: string;
+  /** How this connection's login shell must be sent command lines. */
+  readonly dialect: Dialect;
   private readonly beat: NodeJS.Timeout;
   private nextToken = 1;
   private ended = false;
 
-  private constructor(channel: ClientChannel, fifo: string, onEnd: () => void) {
+  private constructor(channel: ClientChannel, fifo: string, dialect: Dialect, onEnd: () => void) {
     this.channel = channel;
     this.fifo = fifo;
+    this.dialect = dialect;
     this.beat = setInterval(() => this.send('h'), HEARTBEAT_MS);
     this.beat.unref();
     channel.on('close', () => {
@@ -96,44 +105,48 @@ export class HostGuard {
   }
 
   /**
-   * Starts the guard on a connection. Resolves with it once it said where its fifo is, or with
-   * undefined when the host cannot run it (no mkfifo, no writable $TMPDIR, a refused
-   * channel): that connection's jobs then run in the per-job wrapper. `onEnd` is called if the
-   * guard ends while the connection is in use (it was killed, or it stopped its jobs because the
-   * link went silent).
+   * Starts the guard on a connection, through the host's login shell in the dialect it needs.
+   * Resolves with the guard and the dialect once it said where its fifo is; without a guard when
+   * the host cannot run it (no mkfifo, no writable $TMPDIR, a refused channel): that connection's
+   * jobs then run in the per-job wrapper, in the dialect found (undefined: not found, use
+   * 'portable'). Throws a TransportError (reason 'shell') when the login shell reads neither
+   * dialect: nothing could run there. `onEnd` is called if the guard ends while the connection is
+   * in use (it was killed, or it stopped its jobs because the link went silent).
    */
-  static start(client: Client, onEnd: () => void): Promise<HostGuard | undefined> {
-    return new Promise((resolve) => {
-      let settled = false;
-      let channel: ClientChannel | undefined;
-      const settle = (guard: HostGuard | undefined): void => {
-        if (settled) return;
-        settled = true;
+  static async start(client: Client, host: string, onEnd: () => void): Promise<{ guard?: HostGuard; dialect?: Dialect }> {
+    const probed = await startProbed(client, GUARD, 'pegasus-guard', START_MS);
+    if (probed.kind === 'unavailable') return {};
+    if (probed.kind === 'shell') throw new TransportError(host, 'shell', shellProblem(host, client, probed));
+    const { channel, dialect } = probed;
+    const fifo = await new Promise<string | undefined>((resolve) => {
+      let text = probed.rest;
+      const timer = setTimeout(() => done(undefined), START_MS);
+      const done = (value: string | undefined): void => {
         clearTimeout(timer);
-        channel?.removeListener('data', onData);
-        channel?.resume();
-        if (!guard) channel?.close();
-        resolve(guard);
+        channel.removeListener('data', onData).removeListener('close', onClose);
+        resolve(value);
       };
-      // Also when sshd never answers the channel request at all.
-      const timer = setTimeout(() => settle(undefined), START_MS);
-      let text = '';
       const onData = (chunk: Buffer): void => {
         text += chunk.toString('utf8');
-        const newline = text.indexOf('\n');
-        if (newline < 0 || !channel) return;
-        const fifo = text.slice(0, newline);
-        settle(/^\/\S+\.fifo$/.test(fifo) ? new HostGuard(channel, fifo, onEnd) : undefined);
+        check();
       };
-      client.exec(`exec sh -c ${shellQuote(GUARD)} pegasus-guard`, (error, opened) => {
-        if (error) return settle(undefined);
-        if (settled) return void opened.close(); // too late: the connection goes on without a guard
-        channel = opened;
-        opened.on('data', onData);
-        opened.stderr.resume();
-        opened.on('close', () => settle(undefined));
-      });
+      const onClose = (): void => done(undefined);
+      const check = (): void => {
+        const newline = text.indexOf('\n');
+        if (newline < 0) return;
+        const line = text.slice(0, newline);
+        done(/^\/\S+\.fifo$/.test(line) ? line : undefined);
+      };
+      channel.on('data', onData).on('close', onClose);
+      channel.stderr.resume();
+      channel.resume();
+      check();
     });
+    if (!fifo) {
+      channel.close();
+      return { dialect };
+    }
+    return { guard: new HostGuard(channel, fifo, dialect, onEnd), dialect };
   }
 
   /** True while the guard runs. */
@@ -152,7 +165,10 @@ export class HostGuard {
     const f = shellQuote(this.fifo);
     return {
       token,
-      line: `[ -p ${f} ] || { echo 'pegasus: the host guard is gone' >&2; exit 255; }; echo "+ ${token} $$" 1<>${f}; exec sh -c ${shellQuote(job)}`,
+      line: commandLine(
+        this.dialect,
+        `[ -p ${f} ] || { echo 'pegasus: the host guard is gone' >&2; exit 255; }; echo "+ ${token} $$" 1<>${f}; exec sh -c ${shellQuote(job)}`,
+      ),
     };
   }
 
@@ -177,4 +193,17 @@ export class HostGuard {
   private send(line: string): void {
     if (!this.ended) this.channel.write(`${line}\n`);
   }
+}
+
+
+/** The paragraph for a host whose login shell can run nothing of pegasus's. */
+function shellProblem(host: string, client: Client, probed: { output: string; exitCode: number | null; shell: string | undefined }): string {
+  const user = (client as unknown as { config?: { username?: string } }).config?.username;
+  const who = user ? `${user}@${host}` : host;
+  const said = probed.output ? `it printed "${probed.output.replace(/\s*\n\s*/g, ' ')}"` : 'it printed nothing';
+  const exit = probed.exitCode === null ? '' : ` and exited ${probed.exitCode}`;
+  return (
+    `the login shell${probed.shell ? ` (${probed.shell})` : ''} of ${who} cannot run pegasus's commands, neither as POSIX sh nor through the portable bootstrap: ${said}${exit}. ` +
+    `pegasus runs every job with sh -c through the login shell, as ssh does; give that user a login shell that can start programs (chsh -s /bin/bash${user ? ` ${user}` : ''} on ${host}), or log in as another user (User in your ssh config). No job was run there.`
+  );
 }

@@ -5,6 +5,7 @@ import { HostGuard } from './guard.js';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
 import { connect } from './ssh.js';
+import { commandLine, type Dialect } from './login-shell.js';
 import { remoteCommand } from './wrapper.js';
 import { pauseWhileBehind, watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
 
@@ -33,6 +34,8 @@ interface Conn {
   lostWith?: TransportError;
   /** Stops this connection's jobs as trees; without one (a host that cannot run it) each job runs in the per-job wrapper. */
   guard?: HostGuard;
+  /** How the login shell must be sent command lines (issue 13); 'portable' when the probe could not tell. */
+  dialect: Dialect;
 }
 
 /** Opens and shares SSH connections per host; the first connection of a host decides whether it is reachable. */
@@ -190,7 +193,7 @@ class HostConnections implements Executor {
     this.opening += 1;
     try {
       const client = await this.startups.use(() => connect(this.host, this.options.configFile ? { configFile: this.options.configFile } : {}));
-      const conn: Conn = { client, active: 0, limit: this.max, alive: true };
+      const conn: Conn = { client, active: 0, limit: this.max, alive: true, dialect: 'portable' };
       const lost = (reason: string): void => {
         if (!conn.alive) return;
         conn.alive = false;
@@ -202,11 +205,19 @@ class HostConnections implements Executor {
       client.on('error', (error: Error) => lost(error.message));
       // A guard that ends by itself has stopped its jobs (the link was silent) or was killed: the
       // connection can no longer stop jobs, so it is dropped and its jobs count as lost.
-      const guard = await HostGuard.start(client, () => {
-        lost('the host guard on it ended');
-        client.end();
-      });
+      let started: Awaited<ReturnType<typeof HostGuard.start>>;
+      try {
+        started = await HostGuard.start(client, this.host, () => {
+          lost('the host guard on it ended');
+          client.end();
+        });
+      } catch (error) {
+        client.end(); // the login shell runs nothing of ours: the host is reported, no job goes there
+        throw error;
+      }
+      const guard = started.guard;
       if (guard) conn.guard = guard;
+      if (started.dialect) conn.dialect = started.dialect;
       if (this.closed) {
         guard?.close();
         client.end();
@@ -237,7 +248,7 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
   // Under a live guard: the guard, and the job's command line and token with it.
   const guarded = conn.guard?.alive ? { guard: conn.guard, ...conn.guard.command(request.command) } : undefined;
   return new Promise((resolve) => {
-    conn.client.exec(guarded ? guarded.line : remoteCommand(request.command), (error, channel: ClientChannel) => {
+    conn.client.exec(guarded ? guarded.line : commandLine(conn.dialect, remoteCommand(request.command)), (error, channel: ClientChannel) => {
       if (error) {
         const transportError = conn.alive
           ? new TransportError(host, 'channel', `the ssh server refused a channel: ${error.message}`, { cause: error })
@@ -262,7 +273,7 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
       channel.on('exit', (code: number | null, signal?: string) => {
         exited = true;
         exitCode = code;
-        exitSignal = signal ? `SIG${signal}` : null;
+        exitSignal = signal ? signalName(signal) : null;
       });
       // Under a guard, the job's stdin ends at once (as /dev/null would) and the guard stops it.
       // Without one, ending the channel's stdin tells the per-job wrapper to stop the job's whole
@@ -297,4 +308,9 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
       });
     });
   });
+}
+
+/** A signal named once, `SIGTERM`, whether the server sent `TERM` or `SIGTERM` and ssh2 added its own prefix (issue 13 saw `SIGSIGTERM`). */
+export function signalName(signal: string): string {
+  return `SIG${signal.replace(/^(SIG)+/, '')}`;
 }

@@ -29,6 +29,9 @@ const GRACE_S = 3;
  * - A job whose leader died of a signal (status over 128: stopped by us, or killed) gets the grace
  *   period, then its whole group is killed.
  * - The watcher and the timers run in the wrapper's own group; `kill 0` at the end stops them.
+ * - A job that died of HUP, INT, KILL, USR1, USR2, PIPE, ALRM or TERM (status 128+n) is reported
+ *   as that signal, by the wrapper dying of it in turn, as under the host guard, where sshd sees
+ *   the job's own death (issue 13). Signals that stop, dump core or are ignored are not re-raised.
  * - Once the job runs, the wrapper lets go of the channel's stdout and stderr: the shell reports a
  *   killed job ("Terminated") on stderr, and with pegasus gone that write raised SIGPIPE and killed
  *   the wrapper before it cleaned up.
@@ -53,6 +56,7 @@ if [ "$status" -gt 128 ]; then
 fi
 trap '' TERM
 kill -TERM 0 2>/dev/null
+case $status in 129|130|137|138|140|141|142|143) trap - HUP INT TERM PIPE; kill -$((status - 128)) $$ ;; esac
 exit "$status"`;
 
 /**

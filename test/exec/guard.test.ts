@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { GUARD } from '../../src/exec/guard.js';
+import { PROBE_ECHO, PROBE_WORD } from '../../src/exec/login-shell.js';
 import { shellQuote } from '../../src/exec/wrapper.js';
 import { hasExited, stopChild, track } from '../helpers/pids.js';
 import { liveInGroup, waitGroupGone } from '../helpers/procs.js';
@@ -19,13 +20,15 @@ after(async () => {
   for (const child of children) await stopChild(child, { group: true });
 });
 
-/** Starts the guard; resolves with its stdin and the fifo path it printed. */
+/** Starts the guard as a login shell would (the probe word as $1); resolves with its stdin and the fifo path it printed after the probe's line. */
 async function startGuard(): Promise<{ guard: ChildProcess; fifo: string }> {
-  const guard = spawn('sh', ['-c', GUARD, 'pegasus-guard'], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  const guard = spawn('sh', ['-c', GUARD, 'pegasus-guard', PROBE_WORD], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
   track(guard, 'guard', { group: true });
   children.push(guard);
-  const [chunk] = (await once(guard.stdout!, 'data')) as [Buffer];
-  return { guard, fifo: chunk.toString('utf8').trim() };
+  let text = '';
+  while (!/\.fifo\n/.test(text)) text += ((await once(guard.stdout!, 'data')) as [Buffer])[0].toString('utf8');
+  assert.ok(text.startsWith(PROBE_ECHO), 'the guard first gives the probe word back');
+  return { guard, fifo: text.slice(PROBE_ECHO.length).trim() };
 }
 
 /** Starts a job the way a guarded exec does: its shell leads its own group, registers, then runs the job. Resolves with its pgid once its tree exists. */

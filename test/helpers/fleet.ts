@@ -2,7 +2,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -24,6 +24,48 @@ async function ensureTestUser(): Promise<void> {
   }
 }
 const run = promisify(execFile);
+
+/** Login shells the fleet can give a test user (issue 13), by name; `ash` is BusyBox's, reached through a link named ash. */
+export const LOGIN_SHELLS: Readonly<Record<string, string>> = {
+  sh: '/bin/sh',
+  bash: '/bin/bash',
+  dash: '/bin/dash',
+  zsh: '/usr/bin/zsh',
+  fish: '/usr/bin/fish',
+  tcsh: '/usr/bin/tcsh',
+  csh: '/usr/bin/bsd-csh',
+  mksh: '/usr/bin/mksh',
+  ash: '/usr/local/lib/pegasus-test/ash',
+  nologin: '/usr/sbin/nologin',
+};
+
+/**
+ * A user whose login shell is LOGIN_SHELLS[name], created (or its shell set) when needed:
+ * `pegasus-sh-NAME`. BusyBox dispatches on its program name, so ash is a link named ash.
+ */
+export async function ensureShellUser(name: string): Promise<string> {
+  const shell = LOGIN_SHELLS[name];
+  if (!shell) throw new Error(`no login shell named ${name}`);
+  if (name === 'ash') {
+    await mkdir(path.dirname(shell), { recursive: true });
+    await symlink('/bin/busybox', shell).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
+  const user = `pegasus-sh-${name}`;
+  try {
+    await run('id', ['-u', user]);
+    await run('usermod', ['--shell', shell, user]);
+  } catch {
+    await run('useradd', ['--create-home', '--shell', shell, user]);
+  }
+  return user;
+}
+
+/** An ssh config block naming `alias` for a fleet host, logging in as `user` (with the fleet's key and known_hosts). */
+export function aliasBlock(fleet: Fleet, host: FleetHost, alias: string, user: string): string {
+  return clientBlock({ ...host, alias }, { user, clientKeyPath: fleet.clientKeyPath, knownHostsPath: fleet.knownHostsPath });
+}
 
 /** One sshd of the fleet. */
 export interface FleetHost {

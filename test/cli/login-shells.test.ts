@@ -133,6 +133,28 @@ for (const shell of SHELLS) {
   }
 }
 
+test('start-up files that print (.bashrc, config.fish, .tcshrc) do not stop jobs from running: their text shows up in the output, as with ssh', async () => {
+  const rc: Record<string, string> = { bash: '.bashrc', fish: '.config/fish/config.fish', tcsh: '.tcshrc' };
+  const blocks: string[] = [];
+  for (const [shell, file] of Object.entries(rc)) {
+    const user = await ensureShellUser(shell, 'noisy');
+    const home = (await run('sh', ['-c', `getent passwd ${user} | cut -d: -f6`])).stdout.trim();
+    await mkdir(path.dirname(path.join(home, file)), { recursive: true });
+    await writeFile(path.join(home, file), `echo ${shell}-rc-says-hi\n`);
+    await run('chown', ['-R', `${user}:`, home]);
+    blocks.push(aliasBlock(fleet, fleet.hosts[0]!, `${shell}-noisy`, user));
+  }
+  for (const shell of Object.keys(rc)) {
+    const ws = await workspace(`${shell}-noisy`, '- command: echo job {{n}} ran\n  n: [1, 2]\n');
+    await writeFile(path.join(ws.dir, 'ssh_config'), blocks.join('\n'));
+    const result = await runPegasus(['q', '--plain', '--ssh-config', path.join(ws.dir, 'ssh_config')], { cwd: ws.dir });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /2 jobs run, 2 succeeded/);
+    assert.match(result.stdout, new RegExp(`^\\[${shell}-noisy\\] job 2 ran$`, 'm'), `${shell} ran jobs`);
+    assert.match(result.stdout, new RegExp(`^\\[${shell}-noisy\\] ${shell}-rc-says-hi$`, 'm'));
+  }
+});
+
 test('a user whose login shell runs nothing (nologin) is reported by host and shell; no job runs or counts there, the other host drains the queue', async () => {
   const ws = await workspace('nologin-node', '- echo must not run\n');
   const alone = await runPegasus(ws.args, { cwd: ws.dir });

@@ -41,9 +41,10 @@ export const LOGIN_SHELLS: Readonly<Record<string, string>> = {
 
 /**
  * A user whose login shell is LOGIN_SHELLS[name], created (or its shell set) when needed:
- * `pegasus-sh-NAME`. BusyBox dispatches on its program name, so ash is a link named ash.
+ * `pegasus-sh-NAME`, or `pegasus-sh-NAME-VARIANT` for one whose home a test changes.
+ * BusyBox dispatches on its program name, so ash is a link named ash.
  */
-export async function ensureShellUser(name: string): Promise<string> {
+export async function ensureShellUser(name: string, variant?: string): Promise<string> {
   const shell = LOGIN_SHELLS[name];
   if (!shell) throw new Error(`no login shell named ${name}`);
   if (name === 'ash') {
@@ -52,7 +53,7 @@ export async function ensureShellUser(name: string): Promise<string> {
       if (error.code !== 'EEXIST') throw error;
     });
   }
-  const user = `pegasus-sh-${name}`;
+  const user = `pegasus-sh-${name}${variant ? `-${variant}` : ''}`;
   try {
     await run('id', ['-u', user]);
     await run('usermod', ['--shell', shell, user]);

@@ -8,6 +8,7 @@ import { isLocalHost, loadHosts, type SubNode } from '../config/hosts.js';
 import { checkCollisions, checkEntry, expandEntry, parseQueue } from '../config/jobs.js';
 import { ConfigError } from '../errors.js';
 import { LocalExecutor } from '../exec/local.js';
+import { danglingLink, locate } from '../queue/link.js';
 import { QueueStore, queueFilesOf } from '../queue/store.js';
 import { runBroadcast } from '../run/broadcast-mode.js';
 import { type RunEvent, type RunSummary } from '../run/events.js';
@@ -262,6 +263,8 @@ export async function readQueueText(file: string, options: { readonly missingOk:
     return await readFile(file, 'utf8');
   } catch (error) {
     if (options.missingOk && (error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    const dangling = (await locate(file)).dangling;
+    if (dangling !== undefined) throw danglingLink(file, dangling);
     throw new ConfigError(`Cannot read the queue file ${file}: ${(error as Error).message}.`, {
       place: { file },
       fix: 'Create it with one command per line, e.g. `- echo hello`, or point to it with --queue-file.',

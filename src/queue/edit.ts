@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { type ConfigError } from '../errors.js';
 import { withQueueLock, type LockNotice } from './lock.js';
 import { replaceAtomically } from './durable.js';
+import { writablePath } from './link.js';
 
 /** What to do with a queue file that no longer validates. */
 export type RepairChoice = 'edit' | 'restore';
@@ -17,6 +18,8 @@ export interface EditOptions {
   /** Asked when the edited file is invalid. */
   readonly choose: (problem: ConfigError) => Promise<RepairChoice>;
   readonly onLockNotice?: (notice: LockNotice) => void;
+  /** Called once the lock is held, before the editor starts, with the file it will open. */
+  readonly onLocked?: (file: string) => void;
 }
 
 /** How an edit ended. */
@@ -32,19 +35,23 @@ export interface EditOutcome {
  * Holds the queue lock while the user edits: the editor runs as an async child with the terminal
  * handed over, so the lock keeps being refreshed however long the edit takes (issue 4). The lock is
  * released only once the file is valid again or its previous content is restored.
+ * A symlinked queue is edited at its target: the editor is given the real path, so one that saves
+ * by renaming a new file over what it was given replaces the target and the link stays (issue 13).
  */
-export function editQueue(options: EditOptions): Promise<EditOutcome> {
+export async function editQueue(options: EditOptions): Promise<EditOutcome> {
+  await writablePath(options.file); // a dangling link is reported before the lock is taken
   return withQueueLock(
     options.file,
-    async () => {
-      const original = await readFile(options.file, 'utf8').catch(() => undefined);
+    async (file) => {
+      const original = await readFile(file, 'utf8').catch(() => undefined);
+      options.onLocked?.(file);
       for (;;) {
-        const editorStatus = await runEditor(options.editor, options.file);
-        const text = await readFile(options.file, 'utf8').catch(() => '');
+        const editorStatus = await runEditor(options.editor, file);
+        const text = await readFile(file, 'utf8').catch(() => '');
         const problem = options.validate(text);
         if (!problem) return { changed: text !== (original ?? ''), restored: false, editorStatus };
         if ((await options.choose(problem)) === 'edit') continue;
-        await replaceAtomically(options.file, original ?? '');
+        await replaceAtomically(file, original ?? '');
         return { changed: false, restored: true, editorStatus };
       }
     },

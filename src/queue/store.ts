@@ -61,8 +61,8 @@ export class QueueStore {
 
   /** Takes up to `max` jobs from the head (bursting a parametrized entry), recording them in consumed.yaml. */
   take(max: number, signal?: AbortSignal): Promise<Taken> {
-    return this.serialized(signal, async () => {
-      const read = await this.read();
+    return this.serialized(signal, async (queue) => {
+      const read = await this.read(queue);
       if (read === undefined) return { jobs: [], missing: true };
       let data = read.data;
       const jobs: Job[] = [];
@@ -84,7 +84,7 @@ export class QueueStore {
         // consumed.yaml and the journal are made durable while the new queue text is written and
         // synced beside the old one; the rename waits for all of them (DESIGN invariant 1).
         const [staged, recorded] = await Promise.allSettled([
-          stage(this.files.queue, data, read.mode),
+          stage(queue, data, read.mode),
           Promise.all([this.consumed.append(canonicalText(jobs)), this.options.onTaken?.(jobs)]),
         ]);
         if (recorded.status === 'rejected') {
@@ -108,11 +108,11 @@ export class QueueStore {
    * its head with `front`; every other byte of the file stays as it was.
    */
   add(items: string, options: { readonly front: boolean; readonly signal?: AbortSignal }): Promise<void> {
-    return this.serialized(options.signal, async () => {
+    return this.serialized(options.signal, async (queue) => {
       if (items === '') return;
-      const text = ((await this.read())?.data ?? Buffer.alloc(0)).toString('utf8');
+      const text = ((await this.read(queue))?.data ?? Buffer.alloc(0)).toString('utf8');
       const updated = options.front ? insertAtHead(text, this.files.queue, items) : appendItems(text, items);
-      await replaceAtomically(this.files.queue, updated);
+      await replaceAtomically(queue, updated);
     });
   }
 
@@ -127,8 +127,8 @@ export class QueueStore {
     await this.consumed.close();
   }
 
-  /** Runs one locked operation after the previous one of this process has finished. */
-  private serialized<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  /** Runs one locked operation after the previous one of this process has finished; `fn` gets the queue file's real path. */
+  private serialized<T>(signal: AbortSignal | undefined, fn: (queue: string) => Promise<T>): Promise<T> {
     const run = this.tail.then(() =>
       withQueueLock(this.files.queue, fn, {
         ...(signal ? { signal } : {}),
@@ -140,10 +140,10 @@ export class QueueStore {
   }
 
   /** The queue file's bytes and permission bits, or undefined when it does not exist. */
-  private async read(): Promise<{ data: Buffer; mode: number } | undefined> {
+  private async read(queue: string): Promise<{ data: Buffer; mode: number } | undefined> {
     let handle;
     try {
-      handle = await open(this.files.queue, 'r');
+      handle = await open(queue, 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;

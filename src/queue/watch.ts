@@ -4,9 +4,11 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { locate } from './link.js';
 
-/** Where a queue path leads now (itself when it is not a symlink, or a dangling one). */
+/** Where a queue path leads now: itself when it is not a symlink; for a dangling link, where its target would be. */
 async function targetOf(file: string): Promise<string> {
-  return path.resolve((await locate(file).catch(() => ({ path: file }))).path);
+  const located = await locate(file).catch(() => ({ path: file, dangling: undefined }));
+  if (located.dangling !== undefined) return path.resolve(path.dirname(file), located.dangling);
+  return path.resolve(located.path);
 }
 
 /** Late wake-ups after each event, past chokidar's 50 ms change throttle and 1 s folder re-read throttle. */

@@ -162,3 +162,19 @@ test('a dangling queue link is a clear error naming the link and its target, and
     assert.equal(await ws.read('real/q.yaml'), '<missing>');
   }
 });
+
+test('a daemon on a dangling link waits for the target to appear, then runs it', async () => {
+  const ws = await linkedWorkspace('');
+  await unlink(path.join(ws.dir, 'real', 'q.yaml'));
+  const daemon = startPegasus(['q', '--daemon'], { cwd: ws.dir });
+  try {
+    await daemon.stderr(/queue\.yaml does not exist \(deleted\?\); waiting for it to come back/);
+    await writeFile(path.join(ws.dir, 'real', 'q.yaml'), '- echo target-appeared\n');
+    await daemon.stdout(/^\[localhost\] target-appeared$/m);
+  } finally {
+    process.kill(daemon.pid, 'SIGINT');
+  }
+  assert.equal((await daemon.exited).code, 130);
+  assert.equal(await ws.linkOf('queue.yaml'), 'real/q.yaml');
+  assert.equal(await ws.read('real/q.yaml'), '');
+});

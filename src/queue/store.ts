@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { isScalar, isSeq, type ParsedNode } from 'yaml';
 import { canonicalText, canonicalValue, expandEntry, readEntry, type Entry, type Job } from '../config/jobs.js';
-import { kindOf, parseYaml, scalarText } from '../config/yaml.js';
+import { kindOf, parseYaml, scalarText, splitBom } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
 import { AppendFile, appendDurably, replaceAtomically, stage } from './durable.js';
 import { scanHead, scanHeadBytes } from './head.js';
@@ -179,6 +179,7 @@ function takeHead(data: Buffer, file: string, max: number, check: (entry: Entry)
     }
   }
   // Not a plain block list (a flow list, a stray document marker...): parse it all, report or handle.
+  const { bom } = splitBom(data.toString('utf8', 0, 3));
   const source = parseYaml(data.toString('utf8'), file);
   const root = source.doc.contents;
   if (root === null || (isScalar(root) && scalarText(root) === '')) return undefined;
@@ -191,7 +192,7 @@ function takeHead(data: Buffer, file: string, max: number, check: (entry: Entry)
   if (root.items.length === 0) return undefined;
   const { taken, rest } = burst(readEntry(root.items[0], source), max, check);
   root.items.splice(0, 1, ...rest.map((job) => source.doc.createNode(canonicalValue(job)) as unknown as ParsedNode));
-  return { taken, data: Buffer.from(source.doc.toString({ lineWidth: 0 })) };
+  return { taken, data: Buffer.from(bom + source.doc.toString({ lineWidth: 0 })) };
 }
 
 function burst(entry: Entry, max: number, check: (entry: Entry) => void): { taken: Job[]; rest: Job[] } {
@@ -218,12 +219,13 @@ export function insertAtHead(text: string, file: string, items: string): string 
   }
   const added = parseYaml(items, file).doc.contents;
   root.items.unshift(...(isSeq(added) ? (added.items as ParsedNode[]) : []));
-  return source.doc.toString({ lineWidth: 0 });
+  return splitBom(text).bom + source.doc.toString({ lineWidth: 0 });
 }
 
-/** Appends list items after the last line of a queue text (which may be empty or only comments). */
+/** Appends list items after the last line of a queue text (which may be empty, only comments, or only a byte order mark). */
 function appendItems(text: string, items: string): string {
-  return text === '' || text.endsWith('\n') ? text + items : `${text}\n${items}`;
+  const body = splitBom(text).body;
+  return body === '' || body.endsWith('\n') ? text + items : `${text}\n${items}`;
 }
 
 function indentLines(text: string, indent: string): string {

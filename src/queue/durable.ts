@@ -46,8 +46,16 @@ export class AppendFile {
       if (last[0] !== 0x0a) prefix = '\n';
     }
     const data = Buffer.from(prefix + text);
-    await this.handle.write(data);
-    await this.handle.sync();
+    try {
+      // A write may be cut short (a disk filling up): write the rest, or fail with the reason.
+      for (let done = 0; done < data.length; ) done += (await this.handle.write(data, done)).bytesWritten;
+      await this.handle.sync();
+    } catch (error) {
+      // Leave no half entry behind (issue 13: a full disk); the caller keeps the job in the queue.
+      await this.handle.truncate(size).catch(() => undefined);
+      this.end = -1;
+      throw error;
+    }
     this.end = size + data.length;
   }
 

@@ -1,7 +1,7 @@
 // Lock mode: edit the queue file in an editor while holding the queue lock, and validate it before letting go (visudo style).
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { type ConfigError } from '../errors.js';
+import { fileErrorOf, type ConfigError } from '../errors.js';
 import { withQueueLock, type LockNotice } from './lock.js';
 import { replaceAtomically } from './durable.js';
 import { writablePath } from './link.js';
@@ -51,7 +51,10 @@ export async function editQueue(options: EditOptions): Promise<EditOutcome> {
         const problem = options.validate(text);
         if (!problem) return { changed: text !== (original ?? ''), restored: false, editorStatus };
         if ((await options.choose(problem)) === 'edit') continue;
-        await replaceAtomically(file, original ?? '');
+        await replaceAtomically(file, original ?? '').catch((error: unknown) => {
+          const fault = fileErrorOf(error, file);
+          throw fault ? fault.withNote(`The edited queue, which is not valid, is still in ${file}: its previous content could not be put back.`) : error;
+        });
         return { changed: false, restored: true, editorStatus };
       }
     },

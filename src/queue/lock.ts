@@ -2,6 +2,7 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
 import { setTimeout as delay } from 'node:timers/promises';
+import { asFileError, fileErrorOf } from '../errors.js';
 import { locate } from './link.js';
 
 /** A lock not refreshed for this long belongs to a dead process and is taken over (DESIGN invariant 3). */
@@ -76,7 +77,7 @@ export async function withQueueLock<T>(file: string, fn: (locked: string) => Pro
   try {
     if (options.owner) {
       const owner: LockOwner = { pid: process.pid, what: options.owner, since: Date.now() };
-      await writeFile(ownerPath, `${JSON.stringify(owner)}\n`);
+      await writeFile(ownerPath, `${JSON.stringify(owner)}\n`).catch(asFileError(ownerPath));
     }
     return await fn(locked);
   } finally {
@@ -108,7 +109,8 @@ async function acquire(file: string, options: LockOptions): Promise<() => Promis
       if (stale) options.onNotice?.({ kind: 'stale-recovered', lockPath, ageMs: age });
       return release;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+      // The lock is a folder beside the queue file: a read-only, full or forbidden folder stops here (issue 13).
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw fileErrorOf(error, lockPath) ?? error;
     }
     if (attempt === 0) continue;
     if (!toldWaiting && Date.now() - started >= 1000) {

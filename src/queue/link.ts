@@ -21,7 +21,14 @@ export async function locate(file: string): Promise<Located> {
     const real = await realpath(file);
     return { path: real === path.resolve(file) ? file : real };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') {
+      throw new ConfigError(`${file} is a symbolic link that leads back to itself.`, {
+        place: { file },
+        fix: `Point it at your queue file (ln -sfn <path> ${file}), then run pegasus again.`,
+      });
+    }
+    if (code !== 'ENOENT') throw error;
   }
   const link = await lstat(file).catch(() => undefined);
   if (link?.isSymbolicLink()) return { path: file, dangling: await readlink(file) };

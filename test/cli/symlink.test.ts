@@ -161,6 +161,12 @@ test('a dangling queue link is a clear error naming the link and its target, and
     assert.equal(await ws.linkOf('queue.yaml'), 'real/q.yaml');
     assert.equal(await ws.read('real/q.yaml'), '<missing>');
   }
+  // A link that leads back to itself is named too (push locks the file before reading it).
+  await unlink(path.join(ws.dir, 'queue.yaml'));
+  await symlink('queue.yaml', path.join(ws.dir, 'queue.yaml'));
+  const loop = await runPegasus(['push', 'echo x'], { cwd: ws.dir });
+  assert.equal(loop.code, 2, loop.stderr);
+  assert.match(loop.stderr, /^pegasus: queue\.yaml: queue\.yaml is a symbolic link that leads back to itself\./m);
 });
 
 test('a daemon on a dangling link waits for the target to appear, then runs it', async () => {

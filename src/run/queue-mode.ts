@@ -127,9 +127,8 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   );
   // Jobs taken and never started, and retries nobody was left to run, go back to the head of the queue: nothing is lost.
   const leftovers = [...placement.leftovers().map((fed) => fed.job), ...feed.leftovers()];
-  if (leftovers.length > 0 && (await faults.attempt(() => store.putBack(leftovers)))) {
-    for (const job of leftovers) await faults.attempt(() => options.journal?.finished(job, NOT_RUN, true));
-  }
+  const leftBack = leftovers.length > 0 && (await faults.attempt(() => store.putBack(leftovers)));
+  if (leftBack) for (const job of leftovers) await faults.attempt(() => options.journal?.finished(job, NOT_RUN, true));
   const queueError = feed.error;
   return {
     succeeded: okCount,
@@ -138,7 +137,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     ...(queueError ? { queueError } : {}),
     // Sub-nodes of a dead host stop; when no host is left, the queue may still hold work.
     stranded: options.subnodes.every((s) => sessions.isDead(s.host)),
-    putBack: leftovers.length,
+    putBack: leftBack ? leftovers.length : 0, // when the queue could not be written, the fault says where they are
     retried,
     ...(unrunnable.length > 0 ? { unrunnable } : {}),
     ...(faults.list.length > 0 ? { fileFaults: faults.list } : {}),

@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EXIT } from './cli/exit.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, FileError } from './errors.js';
 
 function nonNegativeInt(text: string): number {
   const value = Number(text);
@@ -113,6 +113,11 @@ async function main(argv: readonly string[]): Promise<void> {
       process.stderr.write(`pegasus: ${error.describe()}\n`);
       if (debug) process.stderr.write(`${error.stack ?? ''}\n`);
       process.exitCode = EXIT.usage;
+    } else if (error instanceof FileError) {
+      // A full, read-only or forbidden file system (issue 13): the machine needs fixing, not the input.
+      process.stderr.write(`pegasus: ${error.describe()}\n`);
+      if (debug) process.stderr.write(`${error.stack ?? ''}\n`);
+      process.exitCode = EXIT.failed;
     } else {
       const message = error instanceof Error ? error.message : String(error);
       process.stderr.write(`pegasus: internal error: ${message}\n`);

@@ -19,10 +19,13 @@ export async function lockMode(flags: LockFlags): Promise<number> {
   const editor = chooseEditor(flags.editor);
   const check = await entryChecker(flags.hostsFile);
   const print = plainPrinter({ out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) }, { printPeriod: 1 });
-  process.stderr.write(`pegasus: ${flags.queueFile} is locked; opening it with ${editor}. Running pegasus processes wait until you save and quit.\n`);
   const outcome = await editQueue({
     file: flags.queueFile,
     editor,
+    onLocked: (file) => {
+      const where = file === flags.queueFile ? '' : ` (${file}, where the link points)`;
+      process.stderr.write(`pegasus: ${flags.queueFile} is locked; opening it${where} with ${editor}. Running pegasus processes wait until you save and quit.\n`);
+    },
     validate: (text) => {
       try {
         parseQueue(text, flags.queueFile).forEach(check);

@@ -1,6 +1,6 @@
 // `pegasus push`: add entries to the queue under its lock, without an editor (for scripts).
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import { ConfigError, FileError } from '../errors.js';
 import { itemsFromCommand, itemsFromText } from '../queue/push.js';
 import { QueueStore, queueFilesOf } from '../queue/store.js';
 import { plainPrinter } from '../ui/plain.js';
@@ -39,7 +39,9 @@ export async function pushEntries(commands: readonly string[], flags: PushFlags)
     check: () => undefined,
     onLockNotice: (notice) => print({ type: 'lock-notice', notice }),
   });
-  await store.add(items, { front: flags.front });
+  await store.add(items, { front: flags.front }).catch((error: unknown) => {
+    throw error instanceof FileError ? error.withNote('Nothing was pushed.') : error;
+  });
   process.stderr.write(`pegasus: pushed ${count} entr${count === 1 ? 'y' : 'ies'} to the ${flags.front ? 'head' : 'end'} of ${flags.queueFile}.\n`);
   return EXIT.ok;
 }

@@ -8,6 +8,7 @@ import { isLocalHost, loadHosts, type SubNode } from '../config/hosts.js';
 import { checkCollisions, checkEntry, expandEntry, parseQueue } from '../config/jobs.js';
 import { ConfigError } from '../errors.js';
 import { LocalExecutor } from '../exec/local.js';
+import { danglingLink, locate } from '../queue/link.js';
 import { QueueStore, queueFilesOf } from '../queue/store.js';
 import { runBroadcast } from '../run/broadcast-mode.js';
 import { type RunEvent, type RunSummary } from '../run/events.js';
@@ -85,7 +86,10 @@ async function runWithConnections(
   timeoutMs: number | undefined,
 ): Promise<number> {
   const files = queueFilesOf(flags.queueFile);
-  const logs = new JobLogs(flags.logDir ?? path.join(path.dirname(files.queue), '.pegasus', 'logs'));
+  // A log that cannot be written is said once and the run goes on without it (issue 13).
+  const logs = new JobLogs(flags.logDir ?? path.join(path.dirname(files.queue), '.pegasus', 'logs'), {
+    onFault: (error) => print({ type: 'file-fault', error, stopping: false }),
+  });
   const screen = await openScreen({
     json: flags.json ?? false,
     plain: flags.plain ?? false,
@@ -110,6 +114,7 @@ async function runWithConnections(
     check: (entry) => checkEntry(entry, subnodes),
     onLockNotice: (notice) => print({ type: 'lock-notice', notice }),
     onTaken: (jobs) => journal.taken(jobs),
+    onKept: (jobs) => journal.kept(jobs),
   });
   await accountForInterrupted(store, flags, screen.say);
   const common = {
@@ -155,6 +160,7 @@ async function runWithConnections(
     const stopped = stop.code();
     if (stopped !== undefined) return stopped;
     if (summary.queueError) return EXIT.usage;
+    if ((summary.fileFaults?.length ?? 0) > 0) return EXIT.failed; // a queue file could not be written (issue 13)
     return summary.failed.length > 0 || summary.stranded || (summary.unrunnable?.length ?? 0) > 0 ? EXIT.failed : EXIT.ok;
   } finally {
     stopCounting();
@@ -262,6 +268,8 @@ export async function readQueueText(file: string, options: { readonly missingOk:
     return await readFile(file, 'utf8');
   } catch (error) {
     if (options.missingOk && (error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    const dangling = (await locate(file)).dangling;
+    if (dangling !== undefined) throw danglingLink(file, dangling);
     throw new ConfigError(`Cannot read the queue file ${file}: ${(error as Error).message}.`, {
       place: { file },
       fix: 'Create it with one command per line, e.g. `- echo hello`, or point to it with --queue-file.',

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadHosts } from '../config/hosts.js';
 import { ConfigError } from '../errors.js';
 import { countEntries } from '../queue/count.js';
-import { lockOwner, lockPathOf } from '../queue/lock.js';
+import { lockedFileOf, lockOwner, lockPathOf } from '../queue/lock.js';
 import { journalDirOf, readRuns, type RunRecord } from '../run/journal.js';
 import { type LogIndexEntry } from '../ui/logs.js';
 import { elapsed, slotBar } from '../ui/live/format.js';
@@ -34,7 +34,7 @@ export async function showStatus(flags: StatusFlags): Promise<number> {
   const queueText = await readFile(flags.queueFile, 'utf8').catch(() => undefined);
   const entries = queueText === undefined ? undefined : countEntries(queueText);
   const owner = await lockOwner(flags.queueFile);
-  const locked = owner !== undefined || (await stat(lockPathOf(flags.queueFile)).then(() => true, () => false));
+  const locked = owner !== undefined || (await stat(lockPathOf(await lockedFileOf(flags.queueFile))).then(() => true, () => false));
   const runs = await readRuns(journalDirOf(flags.queueFile));
   const alive = runs.filter((r) => r.alive);
   const interrupted = runs.filter((r) => !r.alive && r.open.length > 0);

@@ -12,12 +12,23 @@ export interface YamlSource {
   readonly lineOffset: number;
 }
 
+/** The UTF-8 byte order mark that Windows editors put at the start of a file, as a character. */
+export const BOM = '\uFEFF';
+
+/** `text` without a leading byte order mark, and the mark itself ('' when there is none), to put back on rewrite. */
+export function splitBom(text: string): { readonly bom: string; readonly body: string } {
+  return text.startsWith(BOM) ? { bom: BOM, body: text.slice(1) } : { bom: '', body: text };
+}
+
 /**
  * Parses YAML with the failsafe schema, so that a plain scalar's value is its source text
  * (`1e-3` stays `1e-3`, `010` stays `010`, `true` is the command `true`).
  * Throws ConfigError on the first syntax error, with the offending line and a caret.
+ * A leading byte order mark is dropped first (issue 13: yaml 2.9 misreads `<BOM>- a` as an error),
+ * so columns on the first line are counted as the user's editor shows them.
  */
-export function parseYaml(text: string, file: string, lineOffset = 0): YamlSource {
+export function parseYaml(withBom: string, file: string, lineOffset = 0): YamlSource {
+  const text = splitBom(withBom).body;
   const lines = new LineCounter();
   const doc = parseDocument(text, { schema: 'failsafe', lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const source: YamlSource = { file, text, doc, lines, lineOffset };

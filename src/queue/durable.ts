@@ -1,17 +1,21 @@
 // Durable writes of the queue's files: appends synced before returning, and atomic replacement (temp file, fsync, rename, folder fsync).
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { writablePath } from './link.js';
 
 /**
  * A file that is only ever appended to (consumed.yaml), kept open across appends so that each
  * costs a stat, a write and an fsync (issue 7: the per-pop I/O). It is reopened when the path
  * no longer names the open file (removed, moved or replaced meanwhile), and every append starts
- * on a fresh line even if someone else left the file without a final newline.
+ * on a fresh line even if someone else left the file without a final newline. A symlink is
+ * followed by both the stat and the open, so appends go to its current target and the link stays.
  */
 export class AppendFile {
   readonly file: string;
   private handle: FileHandle | undefined;
+  /** The identity (device and inode) of the open file. */
   private ino = -1;
+  private dev = -1;
   /** The size the file had after our last append; another size means someone else wrote to it. */
   private end = -1;
 
@@ -26,12 +30,13 @@ export class AppendFile {
       throw error;
     });
     let size = now?.size ?? 0;
-    if (!this.handle || !now || now.ino !== this.ino) {
+    if (!this.handle || !now || now.ino !== this.ino || now.dev !== this.dev) {
       await this.close();
       const handle = await open(this.file, 'a+');
       const opened = await handle.stat();
       this.handle = handle;
       this.ino = opened.ino;
+      this.dev = opened.dev;
       size = opened.size;
     }
     let prefix = '';
@@ -41,15 +46,23 @@ export class AppendFile {
       if (last[0] !== 0x0a) prefix = '\n';
     }
     const data = Buffer.from(prefix + text);
-    await this.handle.write(data);
-    await this.handle.sync();
+    try {
+      // A write may be cut short (a disk filling up): write the rest, or fail with the reason.
+      for (let done = 0; done < data.length; ) done += (await this.handle.write(data, done)).bytesWritten;
+      await this.handle.sync();
+    } catch (error) {
+      // Leave no half entry behind (issue 13: a full disk); the caller keeps the job in the queue.
+      await this.handle.truncate(size).catch(() => undefined);
+      this.end = -1;
+      throw error;
+    }
     this.end = size + data.length;
   }
 
   async close(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
-    this.ino = this.end = -1;
+    this.ino = this.dev = this.end = -1;
     await handle?.close();
   }
 }
@@ -73,10 +86,13 @@ export interface Staged {
 }
 
 /**
- * Writes and syncs `data` to a temporary file beside `file`, with the given permission bits (the
- * current file's when omitted). Nothing changes for readers of `file` until `commit`.
+ * Writes and syncs `data` to a temporary file beside the file `given` names, with the given permission
+ * bits (the current file's when omitted). Nothing changes for its readers until `commit`. When `given`
+ * is a symlink, the temporary file is written beside its target and renamed over the target, so
+ * the link stays a link (issue 13); a dangling link is a ConfigError.
  */
-export async function stage(file: string, data: string | Buffer, mode?: number): Promise<Staged> {
+export async function stage(given: string, data: string | Buffer, mode?: number): Promise<Staged> {
+  const file = await writablePath(given);
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const bits =

@@ -1,9 +1,10 @@
 // Lock mode: edit the queue file in an editor while holding the queue lock, and validate it before letting go (visudo style).
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { type ConfigError } from '../errors.js';
+import { fileErrorOf, type ConfigError } from '../errors.js';
 import { withQueueLock, type LockNotice } from './lock.js';
 import { replaceAtomically } from './durable.js';
+import { writablePath } from './link.js';
 
 /** What to do with a queue file that no longer validates. */
 export type RepairChoice = 'edit' | 'restore';
@@ -17,6 +18,8 @@ export interface EditOptions {
   /** Asked when the edited file is invalid. */
   readonly choose: (problem: ConfigError) => Promise<RepairChoice>;
   readonly onLockNotice?: (notice: LockNotice) => void;
+  /** Called once the lock is held, before the editor starts, with the file it will open. */
+  readonly onLocked?: (file: string) => void;
 }
 
 /** How an edit ended. */
@@ -32,19 +35,26 @@ export interface EditOutcome {
  * Holds the queue lock while the user edits: the editor runs as an async child with the terminal
  * handed over, so the lock keeps being refreshed however long the edit takes (issue 4). The lock is
  * released only once the file is valid again or its previous content is restored.
+ * A symlinked queue is edited at its target: the editor is given the real path, so one that saves
+ * by renaming a new file over what it was given replaces the target and the link stays (issue 13).
  */
-export function editQueue(options: EditOptions): Promise<EditOutcome> {
+export async function editQueue(options: EditOptions): Promise<EditOutcome> {
+  await writablePath(options.file); // a dangling link is reported before the lock is taken
   return withQueueLock(
     options.file,
-    async () => {
-      const original = await readFile(options.file, 'utf8').catch(() => undefined);
+    async (file) => {
+      const original = await readFile(file, 'utf8').catch(() => undefined);
+      options.onLocked?.(file);
       for (;;) {
-        const editorStatus = await runEditor(options.editor, options.file);
-        const text = await readFile(options.file, 'utf8').catch(() => '');
+        const editorStatus = await runEditor(options.editor, file);
+        const text = await readFile(file, 'utf8').catch(() => '');
         const problem = options.validate(text);
         if (!problem) return { changed: text !== (original ?? ''), restored: false, editorStatus };
         if ((await options.choose(problem)) === 'edit') continue;
-        await replaceAtomically(options.file, original ?? '');
+        await replaceAtomically(file, original ?? '').catch((error: unknown) => {
+          const fault = fileErrorOf(error, file);
+          throw fault ? fault.withNote(`The edited queue, which is not valid, is still in ${file}: its previous content could not be put back.`) : error;
+        });
         return { changed: false, restored: true, editorStatus };
       }
     },

@@ -2,6 +2,8 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
 import { setTimeout as delay } from 'node:timers/promises';
+import { asFileError, fileErrorOf } from '../errors.js';
+import { locate } from './link.js';
 
 /** A lock not refreshed for this long belongs to a dead process and is taken over (DESIGN invariant 3). */
 export const STALE_MS = 4000;
@@ -37,6 +39,14 @@ export function lockPathOf(file: string): string {
   return `${file}.lock`;
 }
 
+/**
+ * The file whose lock guards `file`: its symlink target, resolved now, so that a link and the real
+ * path share one lock (issue 13). A file that does not exist (or a dangling link) is locked by its own name.
+ */
+export async function lockedFileOf(file: string): Promise<string> {
+  return (await locate(file)).path;
+}
+
 /** The file beside the lock that names its long-term holder. */
 function ownerPathOf(file: string): string {
   return `${file}.lock-owner`;
@@ -45,9 +55,10 @@ function ownerPathOf(file: string): string {
 /** The recorded holder of a queue's lock, if the lock is held by a live process that recorded itself. */
 export async function lockOwner(file: string): Promise<LockOwner | undefined> {
   try {
-    const owner = JSON.parse(await readFile(ownerPathOf(file), 'utf8')) as LockOwner;
+    const locked = await lockedFileOf(file);
+    const owner = JSON.parse(await readFile(ownerPathOf(locked), 'utf8')) as LockOwner;
     process.kill(owner.pid, 0); // throws when that process is gone: a leftover record
-    await stat(lockPathOf(file));
+    await stat(lockPathOf(locked));
     return owner;
   } catch {
     return undefined;
@@ -56,17 +67,19 @@ export async function lockOwner(file: string): Promise<LockOwner | undefined> {
 
 /**
  * Runs `fn` while holding the queue lock, waiting for other holders (with backoff) and taking over
- * a lock whose holder stopped refreshing it. Released however `fn` ends.
+ * a lock whose holder stopped refreshing it. Released however `fn` ends. `fn` is given the file the
+ * lock guards (the symlink target, resolved once for this hold): read and write that one.
  */
-export async function withQueueLock<T>(file: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-  const release = await acquire(file, options);
-  const ownerPath = ownerPathOf(file);
+export async function withQueueLock<T>(file: string, fn: (locked: string) => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const locked = await lockedFileOf(file);
+  const release = await acquire(locked, options);
+  const ownerPath = ownerPathOf(locked);
   try {
     if (options.owner) {
       const owner: LockOwner = { pid: process.pid, what: options.owner, since: Date.now() };
-      await writeFile(ownerPath, `${JSON.stringify(owner)}\n`);
+      await writeFile(ownerPath, `${JSON.stringify(owner)}\n`).catch(asFileError(ownerPath));
     }
-    return await fn();
+    return await fn(locked);
   } finally {
     if (options.owner) await rm(ownerPath, { force: true });
     await release().catch(() => undefined);
@@ -96,7 +109,8 @@ async function acquire(file: string, options: LockOptions): Promise<() => Promis
       if (stale) options.onNotice?.({ kind: 'stale-recovered', lockPath, ageMs: age });
       return release;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+      // The lock is a folder beside the queue file: a read-only, full or forbidden folder stops here (issue 13).
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw fileErrorOf(error, lockPath) ?? error;
     }
     if (attempt === 0) continue;
     if (!toldWaiting && Date.now() - started >= 1000) {

@@ -1,6 +1,7 @@
 // What `pegasus push` adds: a command given on the command line, or YAML list text from a file or stdin, validated first.
 import { Document, parseDocument } from 'yaml';
 import { canonicalText, parseQueue, type Entry } from '../config/jobs.js';
+import { splitBom } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
 import { scanHead } from './head.js';
 
@@ -15,7 +16,9 @@ export function itemsFromCommand(command: string): string {
  * template checks); nothing is added when one is bad. The text is kept as written (comments too)
  * when it is a plain block list, and rewritten as one otherwise.
  */
-export function itemsFromText(text: string, source: string, check: (entry: Entry) => void): { readonly items: string; readonly count: number } {
+export function itemsFromText(written: string, source: string, check: (entry: Entry) => void): { readonly items: string; readonly count: number } {
+  // A byte order mark belongs at the start of a file, never in the middle of the queue it is added to.
+  const text = splitBom(written).body;
   const entries = parseQueue(text, source);
   if (entries.length === 0) {
     throw new ConfigError(`${source} holds no entries to push.`, { place: { file: source }, fix: 'Write one entry per line, each starting with `- `.' });

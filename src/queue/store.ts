@@ -3,8 +3,8 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { isScalar, isSeq, type ParsedNode } from 'yaml';
 import { canonicalText, canonicalValue, expandEntry, readEntry, type Entry, type Job } from '../config/jobs.js';
-import { kindOf, parseYaml, scalarText } from '../config/yaml.js';
-import { ConfigError } from '../errors.js';
+import { kindOf, parseYaml, scalarText, splitBom } from '../config/yaml.js';
+import { asFileError, ConfigError, FileError, fileErrorOf } from '../errors.js';
 import { AppendFile, appendDurably, replaceAtomically, stage } from './durable.js';
 import { scanHead, scanHeadBytes } from './head.js';
 import { withQueueLock, type LockNotice } from './lock.js';
@@ -38,13 +38,17 @@ export interface QueueStoreOptions {
   readonly check: (entry: Entry) => void;
   /** Records taken jobs (the run journal) after consumed.yaml is synced and before the queue is rewritten. */
   readonly onTaken?: (jobs: readonly Job[]) => Promise<void>;
+  /** Jobs `onTaken` recorded stayed in the queue after all (its rewrite failed): the journal should forget them. */
+  readonly onKept?: (jobs: readonly Job[]) => Promise<void>;
   readonly onLockNotice?: (notice: LockNotice) => void;
 }
 
 /**
  * The live queue of one run. Every read-modify-write happens under the queue lock, one at a time
  * within this process, and follows DESIGN invariant 1: consumed.yaml is appended and synced before
- * the queue file is atomically replaced, so a crash at any instant loses no entry.
+ * the queue file is atomically replaced, so a crash at any instant loses no entry. A file that
+ * cannot be written (full, read-only, forbidden) rejects with a FileError saying where the jobs
+ * involved are now (issue 13).
  */
 export class QueueStore {
   readonly files: QueueFiles;
@@ -61,8 +65,8 @@ export class QueueStore {
 
   /** Takes up to `max` jobs from the head (bursting a parametrized entry), recording them in consumed.yaml. */
   take(max: number, signal?: AbortSignal): Promise<Taken> {
-    return this.serialized(signal, async () => {
-      const read = await this.read();
+    return this.serialized(signal, async (queue) => {
+      const read = await this.read(queue);
       if (read === undefined) return { jobs: [], missing: true };
       let data = read.data;
       const jobs: Job[] = [];
@@ -83,24 +87,39 @@ export class QueueStore {
       if (jobs.length > 0) {
         // consumed.yaml and the journal are made durable while the new queue text is written and
         // synced beside the old one; the rename waits for all of them (DESIGN invariant 1).
-        const [staged, recorded] = await Promise.allSettled([
-          stage(this.files.queue, data, read.mode),
-          Promise.all([this.consumed.append(canonicalText(jobs)), this.options.onTaken?.(jobs)]),
+        const [staged, consumed, journal] = await Promise.allSettled([
+          stage(queue, data, read.mode).catch(asFileError(this.files.queue)),
+          this.consumed.append(canonicalText(jobs)).catch(asFileError(this.files.consumed)),
+          this.options.onTaken?.(jobs),
         ]);
-        if (recorded.status === 'rejected') {
+        const recorded = consumed.status === 'fulfilled' && journal.status === 'fulfilled';
+        try {
+          if (consumed.status === 'rejected') throw consumed.reason;
+          if (journal.status === 'rejected') throw journal.reason;
+          if (staged.status === 'rejected') throw staged.reason;
+          await staged.value.commit().catch(asFileError(this.files.queue));
+        } catch (problem) {
           if (staged.status === 'fulfilled') await staged.value.discard();
-          throw recorded.reason;
+          if (recorded) await this.options.onKept?.(jobs).catch(() => undefined);
+          throw noteKept(problem, jobs, this.files, consumed.status === 'fulfilled');
         }
-        if (staged.status === 'rejected') throw staged.reason;
-        await staged.value.commit();
       }
       return error ? { jobs, error } : { jobs };
     });
   }
 
   /** Writes jobs back at the head of the queue in canonical form (a job that could not run). */
-  putBack(jobs: readonly Job[], signal?: AbortSignal): Promise<void> {
-    return this.add(canonicalText(jobs), { front: true, ...(signal ? { signal } : {}) });
+  async putBack(jobs: readonly Job[], signal?: AbortSignal): Promise<void> {
+    try {
+      await this.add(canonicalText(jobs), { front: true, ...(signal ? { signal } : {}) });
+    } catch (error) {
+      if (!(error instanceof FileError)) throw error;
+      const count = jobs.length === 1 ? '1 job could not go back to the head of' : `${jobs.length} jobs could not go back to the head of`;
+      throw error.withNote(
+        `${count} ${this.files.queue} and ${jobs.length === 1 ? 'is' : 'are'} only in ${this.files.consumed}:\n${indentLines(canonicalText(jobs), '  ')}` +
+          `Once the queue can be written, \`pegasus q --requeue-interrupted\` puts ${jobs.length === 1 ? 'it' : 'them'} back at its head (or copy ${jobs.length === 1 ? 'it' : 'them'} from consumed.yaml).`,
+      );
+    }
   }
 
   /**
@@ -108,17 +127,23 @@ export class QueueStore {
    * its head with `front`; every other byte of the file stays as it was.
    */
   add(items: string, options: { readonly front: boolean; readonly signal?: AbortSignal }): Promise<void> {
-    return this.serialized(options.signal, async () => {
+    return this.serialized(options.signal, async (queue) => {
       if (items === '') return;
-      const text = ((await this.read())?.data ?? Buffer.alloc(0)).toString('utf8');
+      const text = ((await this.read(queue))?.data ?? Buffer.alloc(0)).toString('utf8');
       const updated = options.front ? insertAtHead(text, this.files.queue, items) : appendItems(text, items);
-      await replaceAtomically(this.files.queue, updated);
+      await replaceAtomically(queue, updated).catch(asFileError(this.files.queue));
     });
   }
 
   /** Appends a job that failed to failed.yaml, in canonical form under a comment saying where, how and when. */
-  recordFailure(job: Job, note: string): Promise<void> {
-    return appendDurably(this.files.failed, `# ${note.replace(/\n/g, ' ')}\n${canonicalText([job])}`);
+  async recordFailure(job: Job, note: string): Promise<void> {
+    try {
+      await appendDurably(this.files.failed, `# ${note.replace(/\n/g, ' ')}\n${canonicalText([job])}`);
+    } catch (error) {
+      const fault = fileErrorOf(error, this.files.failed);
+      if (!fault) throw error;
+      throw fault.withNote(`The failed job is in ${this.files.consumed} but not in ${this.files.failed}: ${oneLineOf(job.command)}.`);
+    }
   }
 
   /** Closes the files the store keeps open. */
@@ -127,8 +152,8 @@ export class QueueStore {
     await this.consumed.close();
   }
 
-  /** Runs one locked operation after the previous one of this process has finished. */
-  private serialized<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  /** Runs one locked operation after the previous one of this process has finished; `fn` gets the queue file's real path. */
+  private serialized<T>(signal: AbortSignal | undefined, fn: (queue: string) => Promise<T>): Promise<T> {
     const run = this.tail.then(() =>
       withQueueLock(this.files.queue, fn, {
         ...(signal ? { signal } : {}),
@@ -140,10 +165,10 @@ export class QueueStore {
   }
 
   /** The queue file's bytes and permission bits, or undefined when it does not exist. */
-  private async read(): Promise<{ data: Buffer; mode: number } | undefined> {
+  private async read(queue: string): Promise<{ data: Buffer; mode: number } | undefined> {
     let handle;
     try {
-      handle = await open(this.files.queue, 'r');
+      handle = await open(queue, 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -179,6 +204,7 @@ function takeHead(data: Buffer, file: string, max: number, check: (entry: Entry)
     }
   }
   // Not a plain block list (a flow list, a stray document marker...): parse it all, report or handle.
+  const { bom } = splitBom(data.toString('utf8', 0, 3));
   const source = parseYaml(data.toString('utf8'), file);
   const root = source.doc.contents;
   if (root === null || (isScalar(root) && scalarText(root) === '')) return undefined;
@@ -191,7 +217,7 @@ function takeHead(data: Buffer, file: string, max: number, check: (entry: Entry)
   if (root.items.length === 0) return undefined;
   const { taken, rest } = burst(readEntry(root.items[0], source), max, check);
   root.items.splice(0, 1, ...rest.map((job) => source.doc.createNode(canonicalValue(job)) as unknown as ParsedNode));
-  return { taken, data: Buffer.from(source.doc.toString({ lineWidth: 0 })) };
+  return { taken, data: Buffer.from(bom + source.doc.toString({ lineWidth: 0 })) };
 }
 
 function burst(entry: Entry, max: number, check: (entry: Entry) => void): { taken: Job[]; rest: Job[] } {
@@ -218,12 +244,26 @@ export function insertAtHead(text: string, file: string, items: string): string 
   }
   const added = parseYaml(items, file).doc.contents;
   root.items.unshift(...(isSeq(added) ? (added.items as ParsedNode[]) : []));
-  return source.doc.toString({ lineWidth: 0 });
+  return splitBom(text).bom + source.doc.toString({ lineWidth: 0 });
 }
 
-/** Appends list items after the last line of a queue text (which may be empty or only comments). */
+/** Appends list items after the last line of a queue text (which may be empty, only comments, or only a byte order mark). */
 function appendItems(text: string, items: string): string {
-  return text === '' || text.endsWith('\n') ? text + items : `${text}\n${items}`;
+  const body = splitBom(text).body;
+  return body === '' || body.endsWith('\n') ? text + items : `${text}\n${items}`;
+}
+
+/** The take's fault, with where its jobs are: still in the queue, and also in consumed.yaml when that append went through. */
+function noteKept(problem: unknown, jobs: readonly Job[], files: QueueFiles, inConsumed: boolean): unknown {
+  if (!(problem instanceof FileError)) return problem;
+  const what = jobs.length === 1 ? `The job being taken, ${oneLineOf(jobs[0]?.command ?? '')}, stays` : `The ${jobs.length} jobs being taken stay`;
+  return problem.withNote(`${what} in ${files.queue}${inConsumed ? ` and ${jobs.length === 1 ? 'is' : 'are'} also in ${files.consumed}` : ''}; nothing was lost.`);
+}
+
+/** A command on one line, for notes. */
+function oneLineOf(command: string): string {
+  const flat = command.trim().replace(/\s*\n\s*/g, ' ');
+  return flat.length > 120 ? `${flat.slice(0, 117)}...` : flat;
 }
 
 function indentLines(text: string, indent: string): string {

@@ -2,6 +2,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { locate } from './link.js';
+
+/** Where a queue path leads now: itself when it is not a symlink; for a dangling link, where its target would be. */
+async function targetOf(file: string): Promise<string> {
+  const located = await locate(file).catch(() => ({ path: file, dangling: undefined }));
+  if (located.dangling !== undefined) return path.resolve(path.dirname(file), located.dangling);
+  return path.resolve(located.path);
+}
 
 /** Late wake-ups after each event, past chokidar's 50 ms change throttle and 1 s folder re-read throttle. */
 const TRAILING_MS = [60, 1100] as const;
@@ -17,33 +25,41 @@ export class QueueWatcher {
   private waiters: (() => void)[] = [];
   private readonly trailing = new Map<number, NodeJS.Timeout>();
 
-  private constructor(file: string, watcher: FSWatcher) {
+  /** The paths whose events count: the queue path as given and, when it is a symlink, its target. */
+  private readonly watched: Set<string>;
+
+  private constructor(file: string, watcher: FSWatcher, watched: Set<string>) {
     this.file = file;
     this.watcher = watcher;
+    this.watched = watched;
     // Every kind of save is a change: in-place writes, `>>` appends, truncate-then-write, and
     // editors that write a new file and rename it over the old one (seen as unlink + add).
-    for (const event of ['add', 'change', 'unlink'] as const) this.watcher.on(event, () => this.onEvent());
+    for (const event of ['add', 'change', 'unlink'] as const) this.watcher.on(event, (changed: string) => void this.onEvent(changed));
   }
 
   /** Starts watching; resolves once the watcher is ready to report changes. */
   static async start(file: string): Promise<QueueWatcher> {
     // The folder is watched, not the file: a watch on the file itself lost track of it after two
     // quick rename-saves (an editor's, then our own pop), and missed every later in-place write.
+    // A symlinked queue is watched in its target's folder too (issue 13: `>> real/q.yaml` went unseen).
     // atomic: false reports a rename-save at once instead of holding it back 100 ms to merge events.
-    const target = path.resolve(file);
-    const dir = path.dirname(target);
-    const watcher = watch(dir, {
+    const given = path.resolve(file);
+    const watched = new Set([given, await targetOf(given)]);
+    const watcher = watch([...new Set([...watched].map((p) => path.dirname(p)))], {
       ignoreInitial: true,
       atomic: false,
       persistent: true,
       depth: 0,
-      ignored: (entry: string) => entry !== dir && entry !== target,
+      // Not through links: the link's own events are what says it was replaced or retargeted.
+      followSymlinks: false,
+      // Only the watched files and their folders (`watched` grows when the link is retargeted).
+      ignored: (entry: string) => !watched.has(entry) && ![...watched].some((p) => path.dirname(p) === entry),
     });
     await new Promise<void>((resolve, reject) => {
       watcher.once('ready', resolve);
       watcher.once('error', reject);
     });
-    return new QueueWatcher(file, watcher);
+    return new QueueWatcher(file, watcher, watched);
   }
 
   /** How many changes have been seen so far. */
@@ -84,7 +100,9 @@ export class QueueWatcher {
    * swallowed (a push landing just after our own pop did, in the 4 x 50 push test). They follow
    * events only, so an idle daemon still uses no CPU.
    */
-  private onEvent(): void {
+  private async onEvent(changed: string): Promise<void> {
+    // The link itself changed (replaced, retargeted): follow it to the folder of its new target.
+    if (changed === path.resolve(this.file)) await this.follow();
     this.bump();
     for (const delayMs of TRAILING_MS) {
       if (this.trailing.has(delayMs)) continue;
@@ -95,6 +113,14 @@ export class QueueWatcher {
       timer.unref();
       this.trailing.set(delayMs, timer);
     }
+  }
+
+  /** Starts watching the current target of the queue path when it is a link to a file not watched yet. */
+  private async follow(): Promise<void> {
+    const target = await targetOf(path.resolve(this.file));
+    if (this.watched.has(target)) return;
+    this.watched.add(target);
+    this.watcher.add(path.dirname(target));
   }
 
   private bump(): void {

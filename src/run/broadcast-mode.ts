@@ -3,6 +3,7 @@ import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
 import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
 import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type FailedJob } from './events.js';
+import { WriteFaults } from './faults.js';
 import { JobFeed } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';
 import { SlotSet } from './slots.js';
@@ -26,12 +27,16 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
   let okCount = 0;
   let aborted = false;
   let nextId = 1;
-  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), ...(signal ? { signal } : {}) });
+  // A queue file that cannot be written stops the taking; the round that runs finishes (issue 13).
+  const faults = new WriteFaults(emit);
+  const stopTaking = AbortSignal.any([...(signal ? [signal] : []), faults.signal]);
+  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults });
   const finish = (queueError = feed.error): BroadcastSummary => ({
     succeeded: okCount,
     failed,
     deadHosts: sessions.deadHosts,
     ...(queueError ? { queueError } : {}),
+    ...(faults.list.length > 0 ? { fileFaults: faults.list } : {}),
     stranded: live.length === 0,
     durationMs: performance.now() - started,
     rounds,
@@ -70,13 +75,14 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
     const failedCells = cells.filter((c) => c.result && !succeeded(c.result) && !c.result.cancelled);
     if (failedCells.length > 0) {
       const where = failedCells.map((c) => `${c.subnode.label} (${c.result ? describeOutcome(c.result) : ''})`).join(', ');
-      await store.recordFailure(job, `broadcast failed on ${where}, ${new Date().toISOString()}`);
+      await faults.attempt(() => store.recordFailure(job, `broadcast failed on ${where}, ${new Date().toISOString()}`));
     }
-    // A cancelled broadcast goes back to the head of the queue so that no sub-node silently misses it.
+    // A cancelled broadcast goes back to the head of the queue so that no sub-node silently misses it
+    // (when the queue cannot be written it stays in consumed.yaml and open in the journal).
     const cancelled = cells.some((c) => c.result?.cancelled);
-    if (cancelled) await store.putBack([job]);
+    const back = cancelled && (await faults.attempt(() => store.putBack([job])));
     const worst = failedCells[0]?.result ?? cells.find((c) => c.result)?.result;
-    if (worst) await options.journal?.finished(job, worst, cancelled);
+    if (worst && (!cancelled || back)) await faults.attempt(() => options.journal?.finished(job, worst, cancelled));
     feed.done();
     if (cancelled) break;
     if (options.errorAborts && cells.some((c) => c.result && !succeeded(c.result))) {

@@ -1,6 +1,6 @@
 // The run's event stream: everything the scheduler has to say, as values; ui/ turns them into text.
 import { type Job } from '../config/jobs.js';
-import { type ConfigError, type TransportError } from '../errors.js';
+import { type ConfigError, type FileError, type TransportError } from '../errors.js';
 import { type ExecResult, type StreamName } from '../exec/types.js';
 import { type LockNotice } from '../queue/lock.js';
 
@@ -59,6 +59,11 @@ export type RunEvent =
   | { readonly type: 'lock-notice'; readonly notice: LockNotice }
   /** How many entries the queue file holds, counted now and then (never per job: the count reads the file). */
   | { readonly type: 'queue-size'; readonly entries: number }
+  /**
+   * A file could not be written (full, read-only, forbidden; issue 13). `stopping`: a queue file, so
+   * the run takes no more jobs; otherwise a job log, and the run goes on without it (said once).
+   */
+  | { readonly type: 'file-fault'; readonly error: FileError; readonly stopping: boolean }
   /** Ctrl-C or SIGTERM: `drain` takes no more jobs and lets running ones finish; `cancel` stops them too. */
   | { readonly type: 'stop-requested'; readonly stage: 'drain' | 'cancel' };
 
@@ -88,6 +93,8 @@ export interface RunSummary {
   readonly putBack?: number;
   /** Jobs that needed a second attempt or more. */
   readonly retried?: number;
+  /** Files of the queue that could not be written; the first one stopped the run taking jobs (exit 1). */
+  readonly fileFaults?: readonly FileError[];
   /** Jobs not run because no sub-node offers the slots they need. */
   readonly unrunnable?: readonly { readonly command: string; readonly slots: number; readonly reason: string }[];
   readonly durationMs: number;

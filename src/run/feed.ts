@@ -1,10 +1,11 @@
 // Where the modes get their next job: the head of the queue, and in daemon mode the wait for the file to change.
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Job } from '../config/jobs.js';
-import { type ConfigError } from '../errors.js';
+import { FileError, type ConfigError } from '../errors.js';
 import { type QueueStore, type Taken } from '../queue/store.js';
 import { type QueueWatcher } from '../queue/watch.js';
 import { type RunEvent } from './events.js';
+import { type WriteFaults } from './faults.js';
 
 /** A half-saved file gets this long to become valid before the daemon reports it as malformed. */
 const SETTLE_MS = 300;
@@ -15,6 +16,8 @@ export interface FeedOptions {
   readonly watcher?: QueueWatcher;
   readonly emit: (event: RunEvent) => void;
   readonly signal?: AbortSignal;
+  /** Where a take that cannot write the queue's files is recorded (it ends the taking, not the run). */
+  readonly faults?: WriteFaults;
 }
 
 /** A job handed to a sub-node, with how many times it has been tried (1 for the first). */
@@ -119,6 +122,11 @@ export class JobFeed {
       try {
         taken = await this.takeOne(signal);
       } catch (error) {
+        // A full or read-only disk: the jobs stay in the queue file; no more are taken (issue 13).
+        if (error instanceof FileError && this.options.faults) {
+          this.options.faults.record(error);
+          return undefined;
+        }
         if (signal?.aborted) return undefined;
         throw error;
       }

@@ -1,9 +1,11 @@
 // The run journal: JSON Lines recording each job when it is taken, started and finished, so a run that died can be accounted for.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalValue, type Job } from '../config/jobs.js';
+import { asFileError } from '../errors.js';
 import { type ExecResult } from '../exec/types.js';
+import { makeDirs } from '../make-dirs.js';
 
 /** One line of a journal file. */
 export type JournalRecord =
@@ -35,9 +37,12 @@ export function journalDirOf(queueFile: string): string {
 /**
  * One run's journal, a file of its own (`<pid>-<random>.jsonl`) so that concurrent runs on one
  * queue never interleave. `taken` records are synced before the queue file is rewritten
- * (issue 5: no taken job can go unrecorded); the others are plain appends.
+ * (issue 5: no taken job can go unrecorded); the others are plain appends. A write that fails for
+ * want of space or permission rejects with a FileError naming the journal (issue 13).
  */
 export class Journal {
+  /** The journal file, as messages name it. */
+  readonly file: string;
   private readonly handle: FileHandle;
   private readonly ids = new WeakMap<Job, string>();
   /** Ids only need to be unique within this run's file. */
@@ -47,15 +52,16 @@ export class Journal {
   private batchWritten: Promise<void> = Promise.resolve();
   private tail: Promise<void> = Promise.resolve();
 
-  private constructor(handle: FileHandle) {
+  private constructor(file: string, handle: FileHandle) {
+    this.file = file;
     this.handle = handle;
   }
 
   /** Opens this run's journal file. */
   static async open(dir: string): Promise<Journal> {
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir).catch(asFileError(dir));
     const file = path.join(dir, `${process.pid}-${randomBytes(4).toString('hex')}.jsonl`);
-    return new Journal(await open(file, 'a'));
+    return new Journal(file, await open(file, 'a').catch(asFileError(file)));
   }
 
   /** Records jobs as taken, durably; called between the consumed.yaml append and the queue rewrite. */
@@ -66,7 +72,16 @@ export class Journal {
       return line({ t: 'taken', id, job: canonicalValue(job), at: Date.now() });
     });
     await this.append(lines.join(''));
-    await this.handle.sync();
+    await this.handle.sync().catch(asFileError(this.file));
+  }
+
+  /** Records that taken jobs stayed in the queue after all (its rewrite failed), so no later run reports them as interrupted. */
+  async kept(jobs: readonly Job[]): Promise<void> {
+    const lines = jobs.flatMap((job) => {
+      const id = this.ids.get(job);
+      return id ? [line({ t: 'finished', id, outcome: 'requeued', at: Date.now() })] : [];
+    });
+    if (lines.length > 0) await this.append(lines.join(''));
   }
 
   /** Records that a job started on a sub-node (with its slots, for `pegasus status`). */
@@ -101,7 +116,7 @@ export class Journal {
     this.batch = batch;
     this.batchWritten = this.tail.then(async () => {
       this.batch = undefined;
-      await this.handle.appendFile(batch.join(''));
+      await this.handle.appendFile(batch.join('')).catch(asFileError(this.file));
     });
     this.tail = this.batchWritten.catch(() => undefined);
     return this.batchWritten;

@@ -4,6 +4,7 @@ import { renderJob } from '../config/jobs.js';
 import { type SubNode } from '../config/hosts.js';
 import { describeOutcome, succeeded, type ExecResult, type Executor } from '../exec/types.js';
 import { type FailedJob, type RunSummary } from './events.js';
+import { WriteFaults } from './faults.js';
 import { JobFeed, type FedJob } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';
 import { Placement } from './placement.js';
@@ -31,9 +32,11 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const sessions = new Sessions(options.executorFor, emit);
   // Taking stops on the run's signal (Ctrl-C) or, with --fail-fast, at the first failure.
   const failFast = new AbortController();
-  const stopTaking = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
+  // A queue file that cannot be written stops the taking too; running jobs finish (issue 13).
+  const faults = new WriteFaults(emit);
+  const stopTaking = AbortSignal.any([...(signal ? [signal] : []), failFast.signal, faults.signal]);
   setMaxListeners(0, stopTaking); // one listener per sub-node loop waiting for work
-  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking });
+  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults });
   let nextId = 1;
   let okCount = 0;
   let retried = 0;
@@ -45,22 +48,24 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     // Transport failures are retried; job failures only with --retry-failed (DESIGN invariant 6).
     const retryable = result.transportError !== undefined || (options.retryFailed === true && !succeeded(result) && !result.timedOut);
     if (result.cancelled) {
-      await store.putBack([job]); // nothing is lost: it goes back to the head of the queue
-      await options.journal?.finished(job, result, true);
-      failed.push({ id, subnode: refOf(subnode), command, result, requeued: true, attempts: attempt });
-      return { requeued: true, retrying: false };
+      // Nothing is lost: it goes back to the head of the queue. If the queue cannot be written it
+      // stays in consumed.yaml, and open in the journal, so a later run can put it back.
+      const back = await faults.attempt(() => store.putBack([job]));
+      if (back) await faults.attempt(() => options.journal?.finished(job, result, true));
+      failed.push({ id, subnode: refOf(subnode), command, result, requeued: back, attempts: attempt });
+      return { requeued: back, retrying: false };
     }
     if (retryable && attempt <= retries && !stopTaking.aborted) {
       if (attempt === 1) retried += 1;
       feed.retry(fed); // the journal keeps it open until its last attempt ends
       return { requeued: false, retrying: true };
     }
-    await options.journal?.finished(job, result, false);
+    await faults.attempt(() => options.journal?.finished(job, result, false));
     if (succeeded(result)) {
       okCount += 1;
     } else {
       failed.push({ id, subnode: refOf(subnode), command, result, requeued: false, attempts: attempt });
-      await store.recordFailure(job, `failed on ${subnode.label}: ${describeOutcome(result)}, attempt ${attempt}, ${new Date().toISOString()}`);
+      await faults.attempt(() => store.recordFailure(job, `failed on ${subnode.label}: ${describeOutcome(result)}, attempt ${attempt}, ${new Date().toISOString()}`));
       if (options.failFast) failFast.abort();
     }
     return { requeued: false, retrying: false };
@@ -77,8 +82,8 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const command = fed.job.command;
       unrunnable.push({ command, slots: fed.job.slots ?? 1, reason });
       emit({ type: 'job-unrunnable', job: fed.job, reason, number: fed.number });
-      await options.journal?.finished(fed.job, NOT_RUN, false);
-      await store.recordFailure(fed.job, `not run: ${reason}, ${new Date().toISOString()}`);
+      await faults.attempt(() => options.journal?.finished(fed.job, NOT_RUN, false));
+      await faults.attempt(() => store.recordFailure(fed.job, `not run: ${reason}, ${new Date().toISOString()}`));
       feed.done();
     },
   });
@@ -95,7 +100,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const id = nextId++;
       const command = renderJob(fed.job, subnode, { slots: placed.slots, job: fed.number, attempt: fed.attempt });
       emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt, slots: placed.slots, number: fed.number });
-      await options.journal?.started(fed.job, subnode.label, fed.attempt, subnode.slots > 1 ? placed.slots : undefined);
+      await faults.attempt(() => options.journal?.started(fed.job, subnode.label, fed.attempt, subnode.slots > 1 ? placed.slots : undefined));
       const result = await exec.run(attemptRequest(options, fed.job, command, id, ref));
       placement.release(subnode, placed.slots);
       const { requeued, retrying } = await settle(id, fed, subnode, command, result);
@@ -122,10 +127,8 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   );
   // Jobs taken and never started, and retries nobody was left to run, go back to the head of the queue: nothing is lost.
   const leftovers = [...placement.leftovers().map((fed) => fed.job), ...feed.leftovers()];
-  if (leftovers.length > 0) {
-    await store.putBack(leftovers);
-    for (const job of leftovers) await options.journal?.finished(job, NOT_RUN, true);
-  }
+  const leftBack = leftovers.length > 0 && (await faults.attempt(() => store.putBack(leftovers)));
+  if (leftBack) for (const job of leftovers) await faults.attempt(() => options.journal?.finished(job, NOT_RUN, true));
   const queueError = feed.error;
   return {
     succeeded: okCount,
@@ -134,9 +137,10 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     ...(queueError ? { queueError } : {}),
     // Sub-nodes of a dead host stop; when no host is left, the queue may still hold work.
     stranded: options.subnodes.every((s) => sessions.isDead(s.host)),
-    putBack: leftovers.length,
+    putBack: leftBack ? leftovers.length : 0, // when the queue could not be written, the fault says where they are
     retried,
     ...(unrunnable.length > 0 ? { unrunnable } : {}),
+    ...(faults.list.length > 0 ? { fileFaults: faults.list } : {}),
     durationMs: performance.now() - started,
   };
 }

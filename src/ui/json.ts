@@ -44,6 +44,8 @@ export function eventJson(event: RunEvent): Record<string, unknown> {
       return { ...base, entries: event.entries };
     case 'job-unrunnable':
       return { ...base, job: canonicalValue(event.job), reason: event.reason };
+    case 'file-fault':
+      return { ...base, file: event.error.file, code: event.error.code, message: event.error.describe(), stopping: event.stopping };
   }
 }
 
@@ -58,6 +60,7 @@ export function summaryJson(summary: RunSummary): Record<string, unknown> {
     queueError: summary.queueError?.describe() ?? null,
     stranded: summary.stranded,
     unrunnable: summary.unrunnable ?? [],
+    fileFaults: (summary.fileFaults ?? []).map((f) => ({ file: f.file, code: f.code, message: f.describe() })),
     durationMs: Math.round(summary.durationMs),
   };
 }

@@ -1,8 +1,11 @@
 // Per-job log files: every line a job printed, in its own file under the log folder, whatever is shown on screen.
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { finished } from 'node:stream/promises';
+import { FileError, fileErrorOf } from '../errors.js';
 import { type ExecResult } from '../exec/types.js';
+import { makeDirsSync } from '../make-dirs.js';
 import { type RunEvent } from '../run/events.js';
 import { describeEnd } from './plain.js';
 
@@ -42,9 +45,23 @@ interface Held {
   readonly timer: NodeJS.Timeout;
 }
 
-/** Writes each job's output to `<dir>/<run>/<id>-<sub-node>.log`; memory stays bounded (at most HOLD_BYTES per young job, then streams). */
+export interface JobLogsOptions {
+  /**
+   * Called once, at the first log file that cannot be written (full disk, read-only, forbidden):
+   * the run goes on without the logs it cannot write (issue 13), so the user is told only once.
+   */
+  readonly onFault?: (error: FileError) => void;
+}
+
+/**
+ * Writes each job's output to `<dir>/<run>/<id>-<sub-node>.log`; memory stays bounded (at most
+ * HOLD_BYTES per young job, then streams). A log that cannot be written is dropped, never an error
+ * of the run: `pathOf` then names no file for that job.
+ */
 export class JobLogs {
   private readonly runDir: string;
+  private readonly options: JobLogsOptions;
+  private faulted = false;
   private readonly held = new Map<number, Held>();
   private readonly open = new Map<number, WriteStream>();
   private readonly paths = new Map<number, string>();
@@ -54,7 +71,8 @@ export class JobLogs {
   private index: WriteStream | undefined;
 
   /** `dir` is the log folder (default `.pegasus/logs` beside the queue); each run gets a folder named by its start time and pid. */
-  constructor(dir: string) {
+  constructor(dir: string, options: JobLogsOptions = {}) {
+    this.options = options;
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d\d\dZ$/, 'Z');
     this.runDir = path.join(dir, `${stamp}-${process.pid}`);
   }
@@ -68,9 +86,17 @@ export class JobLogs {
   readonly onEvent = (event: RunEvent): void => {
     switch (event.type) {
       case 'job-started': {
-        // Once per run: no synchronous file I/O per job on the event loop (issue 7).
-        if (!this.made) mkdirSync(this.runDir, { recursive: true });
-        this.made = true;
+        // Once per run: no synchronous file I/O per job on the event loop (issue 7); tried again
+        // at each job only while it fails.
+        if (!this.made) {
+          try {
+            makeDirsSync(this.runDir);
+            this.made = true;
+          } catch (error) {
+            this.fault(error, this.runDir);
+            return; // this job has no log
+          }
+        }
         const name = `${String(event.id).padStart(4, '0')}-${event.subnode.label.replace(/[^A-Za-z0-9._=-]+/g, '_').replace(/_+$/, '')}.log`;
         const file = path.join(this.runDir, name);
         this.paths.set(event.id, file);
@@ -102,14 +128,21 @@ export class JobLogs {
         this.open.delete(id);
         // Kept only until the file is on disk: one entry per job would grow without end in a long daemon run.
         const done = (): void => void this.closing.delete(id);
+        const lost = (error: unknown): void => {
+          this.fault(error, this.paths.get(id) ?? this.runDir);
+          this.paths.delete(id);
+          done();
+        };
         if (held) {
           clearTimeout(held.timer);
           held.chunks.push(end);
-          this.closing.set(id, writeFile(held.file, held.chunks.join('')).then(done, done));
+          this.closing.set(id, writeFile(held.file, held.chunks.join('')).then(done, lost));
         } else if (stream) {
-          this.closing.set(id, new Promise((resolve) => stream.end(end, () => (done(), resolve()))));
+          stream.end(end);
+          this.closing.set(id, finished(stream).then(done, lost));
         }
-        this.index ??= createWriteStream(path.join(this.runDir, 'index.jsonl'), { flags: 'a' });
+        if (!this.made) return;
+        this.index ??= this.createStream(path.join(this.runDir, 'index.jsonl'), 'a', () => (this.index = undefined));
         const entry: LogIndexEntry = {
           id: event.id,
           subnode: event.subnode.label,
@@ -135,9 +168,30 @@ export class JobLogs {
     if (!held) return;
     clearTimeout(held.timer);
     this.held.delete(id);
-    const stream = createWriteStream(held.file);
+    const stream = this.createStream(held.file, 'w', () => {
+      this.open.delete(id);
+      this.paths.delete(id);
+    });
     stream.write(held.chunks.join(''));
     this.open.set(id, stream);
+  }
+
+  /** A file stream whose failure is reported (once per run) and then forgotten by `onError`, never thrown. */
+  private createStream(file: string, flags: string, onError: () => void): WriteStream {
+    const stream = createWriteStream(file, { flags });
+    stream.on('error', (error) => {
+      this.fault(error, file);
+      onError();
+    });
+    return stream;
+  }
+
+  /** Tells the user about the first log file that could not be written; the run goes on without it. */
+  private fault(error: unknown, file: string): void {
+    if (this.faulted) return;
+    this.faulted = true;
+    const code = (error as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
+    this.options.onFault?.(fileErrorOf(error, file, 'log') ?? new FileError(file, code, { role: 'log', cause: error }));
   }
 
   /** Resolves when a finished job's log file is complete on disk (at once if it already is). */
@@ -155,7 +209,12 @@ export class JobLogs {
   async close(): Promise<void> {
     for (const id of [...this.held.keys()]) this.stream(id);
     const streams = [...this.open.values(), ...(this.index ? [this.index] : [])];
-    await Promise.all(streams.map((s) => new Promise((resolve) => s.end(resolve))));
+    await Promise.all(
+      streams.map((s) => {
+        s.end();
+        return finished(s).catch(() => undefined); // a failed stream was reported when it failed
+      }),
+    );
     await Promise.all(this.closing.values());
     this.open.clear();
     this.index = undefined;

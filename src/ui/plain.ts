@@ -27,9 +27,18 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
   const lineCounts = new Map<number, number>();
   // What runs now, to say so when the user presses Ctrl-C.
   const running = new Map<number, { readonly label: string; readonly command: string; readonly since: number }>();
+  let stopSaid = false;
+  let cancelling = false;
   return (event) => {
     switch (event.type) {
+      case 'file-fault':
+        sinks.err(`pegasus: ${event.error.describe()}\n`);
+        if (!event.stopping) sinks.err('pegasus: the run goes on without the job logs it cannot write (this is said once).\n');
+        else if (!stopSaid && !cancelling && running.size > 0) sinks.err(`pegasus: no more jobs will be taken; ${running.size === 1 ? 'the running job finishes' : `the ${running.size} running jobs finish`} first.\n`);
+        stopSaid ||= event.stopping;
+        return;
       case 'stop-requested': {
+        cancelling ||= event.stage === 'cancel';
         const list = [...running.values()].map(
           (r) => `\n  [${r.label}] ${oneLine(r.command)} (running for ${((Date.now() - r.since) / 1000).toFixed(1)}s)`,
         );
@@ -133,7 +142,13 @@ export function summaryText(summary: RunSummary, logPathOf: (id: number) => stri
     const where = summary.queueError.place ? ` (${formatPlace(summary.queueError.place)})` : '';
     lines.push(`  stopped at a bad queue entry${where}; it is still at the head of the queue.`);
   }
+  lines.push(...faultLines(summary));
   return `${lines.join('\n')}\n`;
+}
+
+/** One line per file the run could not write (each was explained when it happened). */
+function faultLines(summary: RunSummary): string[] {
+  return (summary.fileFaults ?? []).map((fault) => `  stopped taking jobs: could not write ${fault.file} (${fault.code}); see the message above.`);
 }
 
 /** A command on one line (newlines shown as ⏎), cut at 200 characters. */
@@ -173,6 +188,7 @@ export function broadcastSummaryText(summary: BroadcastSummary, subnodes: readon
     lines.push(`  aborted after job ${summary.rounds.length} failed (-e); the rest of the queue is untouched.`);
   }
   if (summary.queueError) lines.push(`  stopped at a bad queue entry; it is still at the head of the queue.`);
+  lines.push(...faultLines(summary));
   return `${lines.join('\n')}\n`;
 }
 

@@ -121,6 +121,8 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
     case 'job-unrunnable':
       state.totals.failed += 1;
       return true;
+    case 'file-fault':
+      return false; // its message is printed above the panel
   }
 }
 

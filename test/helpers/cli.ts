@@ -21,6 +21,8 @@ export interface CliOptions {
   readonly onSpawn?: (pid: number) => void;
   /** Called with everything printed on stdout so far, after each chunk (to wait for a line). */
   readonly onStdout?: (soFar: string) => void;
+  /** Run as this user instead of the test's (uid and gid; supplementary groups are dropped). */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }
 
 /** Runs `pegasus <args>` to completion with no stdin, as CI does. */
@@ -30,6 +32,7 @@ export function runPegasus(args: readonly string[], options: CliOptions & { read
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(options.user ?? {}),
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
     if (child.pid !== undefined) {
@@ -69,6 +72,7 @@ export function startPegasus(args: readonly string[], options: CliOptions & { re
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(options.user ?? {}),
   });
   if (options.input !== undefined) child.stdin?.end(options.input);
   if (child.pid !== undefined) track(child, `pegasus ${args.join(' ')}`);

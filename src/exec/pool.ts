@@ -4,6 +4,7 @@ import { TransportError } from '../errors.js';
 import { HostGuard } from './guard.js';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
+import { type Link } from './link.js';
 import { connect } from './ssh.js';
 import { remoteCommand } from './wrapper.js';
 import { pauseWhileBehind, watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
@@ -25,6 +26,8 @@ export interface PoolOptions {
 
 interface Conn {
   readonly client: Client;
+  /** The transport under the client: liveness deadline, bounded hang-up. */
+  readonly link: Link;
   active: number;
   /** Channels this connection may carry now: maxSessions, lowered when sshd refuses one, raised again as channels succeed. */
   limit: number;
@@ -57,9 +60,9 @@ export class SshPool {
     return error ? { error } : { executor: entry };
   }
 
-  /** Closes every connection. */
+  /** Closes every connection, in bounded time whatever the hosts do (issue 13); connections still opening are abandoned. */
   async close(): Promise<void> {
-    for (const entry of this.hosts.values()) entry.close();
+    await Promise.all([...this.hosts.values()].map((entry) => entry.close()));
   }
 }
 
@@ -99,6 +102,10 @@ class HostConnections implements Executor {
   private wakers: (() => void)[] = [];
   /** Set by close(): a connection that finishes opening afterwards is ended at once. */
   private closed = false;
+  /** Aborted by close(): handshakes in flight are given up. */
+  private readonly closing = new AbortController();
+  /** Every connection that is open or setting up its guard: close() hangs them all up. */
+  private readonly links = new Set<Link>();
   /** Resolves with undefined once connected, or with the reason the host cannot be reached. */
   readonly ready: Promise<TransportError | undefined>;
 
@@ -116,12 +123,14 @@ class HostConnections implements Executor {
   async run(request: ExecRequest): Promise<ExecResult> {
     const started = performance.now();
     for (let refusals = 0; ; ) {
-      let conn: Conn;
+      let conn: Conn | undefined;
       try {
-        conn = await this.acquire();
+        conn = await this.acquire(request.signal);
       } catch (error) {
         return { exitCode: null, signal: null, durationMs: performance.now() - started, transportError: asTransportError(this.host, error), cancelled: false };
       }
+      // Cancelled while waiting for a channel: it never started, so it is simply not run.
+      if (!conn) return { exitCode: null, signal: null, durationMs: performance.now() - started, cancelled: true };
       let refused = false;
       try {
         const result = await runOnChannel(conn, this.host, request, started);
@@ -135,27 +144,30 @@ class HostConnections implements Executor {
     }
   }
 
-  async reconnect(): Promise<TransportError | undefined> {
+  async reconnect(signal?: AbortSignal): Promise<TransportError | undefined> {
     if (this.conns.some((c) => c.alive)) return undefined;
     try {
-      await this.open();
+      await this.open(signal);
       return undefined;
     } catch (error) {
       return asTransportError(this.host, error);
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
-    for (const conn of this.conns) {
-      conn.guard?.close();
-      conn.client.end();
-    }
+    this.closing.abort();
+    for (const conn of this.conns) conn.guard?.close();
+    await Promise.all([...this.links].map((link) => link.hangUp()));
   }
 
-  /** A live connection with a free channel; opens more connections (in parallel) while those opening cannot serve everyone waiting. */
-  private async acquire(): Promise<Conn> {
+  /**
+   * A live connection with a free channel; opens more connections (in parallel) while those
+   * opening cannot serve everyone waiting. Undefined when `signal` aborts first.
+   */
+  private async acquire(signal?: AbortSignal): Promise<Conn | undefined> {
     for (;;) {
+      if (signal?.aborted) return undefined;
       const free = this.conns.find((c) => c.alive && c.active < c.limit);
       if (free) {
         free.active += 1;
@@ -167,7 +179,14 @@ class HostConnections implements Executor {
       }
       if (!alive && this.opening === 0 && this.lastOpenError) throw this.lastOpenError;
       this.waiting += 1;
-      await new Promise<void>((resolve) => this.wakers.push(resolve));
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        this.wakers.push(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
       this.waiting -= 1;
       if (!this.conns.some((c) => c.alive) && this.opening === 0 && this.lastOpenError) throw this.lastOpenError;
     }
@@ -186,11 +205,15 @@ class HostConnections implements Executor {
     for (const wake of wakers) wake();
   }
 
-  private async open(): Promise<Conn> {
+  private async open(signal?: AbortSignal): Promise<Conn> {
     this.opening += 1;
     try {
-      const client = await this.startups.use(() => connect(this.host, this.options.configFile ? { configFile: this.options.configFile } : {}));
-      const conn: Conn = { client, active: 0, limit: this.max, alive: true };
+      const abort = signal ? AbortSignal.any([this.closing.signal, signal]) : this.closing.signal;
+      const link = await this.startups.use(() => connect(this.host, { ...(this.options.configFile ? { configFile: this.options.configFile } : {}), signal: abort }));
+      const client = link.client;
+      this.links.add(link);
+      void link.closed.then(() => this.links.delete(link));
+      const conn: Conn = { client, link, active: 0, limit: this.max, alive: true };
       const lost = (reason: string): void => {
         if (!conn.alive) return;
         conn.alive = false;
@@ -198,18 +221,18 @@ class HostConnections implements Executor {
         this.conns.splice(this.conns.indexOf(conn), 1);
         this.wake();
       };
-      client.on('close', () => lost('closed'));
+      client.on('close', () => lost(link.lostReason ?? 'closed'));
       client.on('error', (error: Error) => lost(error.message));
       // A guard that ends by itself has stopped its jobs (the link was silent) or was killed: the
       // connection can no longer stop jobs, so it is dropped and its jobs count as lost.
       const guard = await HostGuard.start(client, () => {
         lost('the host guard on it ended');
-        client.end();
+        void link.hangUp();
       });
       if (guard) conn.guard = guard;
       if (this.closed) {
         guard?.close();
-        client.end();
+        void link.hangUp();
         throw new TransportError(this.host, 'other', `the run ended while a connection to ${this.host} was opening`);
       }
       this.conns.push(conn);

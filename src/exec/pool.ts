@@ -265,7 +265,10 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
         const transportError = conn.alive
           ? new TransportError(host, 'channel', `the ssh server refused a channel: ${error.message}`, { cause: error })
           : (conn.lostWith ?? new TransportError(host, 'lost', `the connection to ${host} was lost`));
-        resolve({ exitCode: null, signal: null, durationMs: performance.now() - started, transportError, cancelled: false });
+        const durationMs = performance.now() - started;
+        // Cancelled while sshd had the request and never answered: it may have started there.
+        if (!conn.alive && request.signal?.aborted) resolve({ exitCode: null, signal: null, durationMs, cancelled: true, stopUnconfirmed: transportError });
+        else resolve({ exitCode: null, signal: null, durationMs, transportError, cancelled: false });
         return;
       }
       const out = new LineSplitter((line) => request.onLine('stdout', line));
@@ -311,6 +314,13 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
         // The guard forgets a job that ended; one ended by a signal has the rest of its group stopped too.
         if (guarded && exited) guarded.guard.finished(guarded.token, !cancelled && !timedOut && (exitSignal !== null || (exitCode ?? 0) > 128));
         const guardGone = guarded !== undefined && !guarded.guard.alive && exitCode === 255;
+        // Asked to stop, and the connection was lost before the host said the job ended (issue 13):
+        // the guard or wrapper there stops it once it notices, which pegasus cannot see.
+        if (!exited && (cancelled || timedOut) && !conn.alive) {
+          const stopUnconfirmed = conn.lostWith ?? new TransportError(host, 'lost', `the connection to ${host} was lost`);
+          resolve({ exitCode: null, signal: null, durationMs, cancelled, timedOut, stopUnconfirmed });
+          return;
+        }
         if ((!exited && !cancelled && !timedOut) || guardGone) {
           const transportError = conn.lostWith ?? new TransportError(host, 'lost', `the channel to ${host} closed before the command finished`);
           resolve({ exitCode: null, signal: null, durationMs, transportError, cancelled });

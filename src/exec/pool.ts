@@ -4,6 +4,7 @@ import { TransportError } from '../errors.js';
 import { HostGuard } from './guard.js';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
+import { type Link } from './link.js';
 import { connect } from './ssh.js';
 import { commandLine, type Dialect } from './login-shell.js';
 import { remoteCommand } from './wrapper.js';
@@ -26,6 +27,8 @@ export interface PoolOptions {
 
 interface Conn {
   readonly client: Client;
+  /** The transport under the client: liveness deadline, bounded hang-up. */
+  readonly link: Link;
   active: number;
   /** Channels this connection may carry now: maxSessions, lowered when sshd refuses one, raised again as channels succeed. */
   limit: number;
@@ -60,9 +63,9 @@ export class SshPool {
     return error ? { error } : { executor: entry };
   }
 
-  /** Closes every connection. */
+  /** Closes every connection, in bounded time whatever the hosts do (issue 13); connections still opening are abandoned. */
   async close(): Promise<void> {
-    for (const entry of this.hosts.values()) entry.close();
+    await Promise.all([...this.hosts.values()].map((entry) => entry.close()));
   }
 }
 
@@ -102,6 +105,10 @@ class HostConnections implements Executor {
   private wakers: (() => void)[] = [];
   /** Set by close(): a connection that finishes opening afterwards is ended at once. */
   private closed = false;
+  /** Aborted by close(): handshakes in flight are given up. */
+  private readonly closing = new AbortController();
+  /** Every connection that is open or setting up its guard: close() hangs them all up. */
+  private readonly links = new Set<Link>();
   /** Resolves with undefined once connected, or with the reason the host cannot be reached. */
   readonly ready: Promise<TransportError | undefined>;
 
@@ -119,12 +126,14 @@ class HostConnections implements Executor {
   async run(request: ExecRequest): Promise<ExecResult> {
     const started = performance.now();
     for (let refusals = 0; ; ) {
-      let conn: Conn;
+      let conn: Conn | undefined;
       try {
-        conn = await this.acquire();
+        conn = await this.acquire(request.signal);
       } catch (error) {
         return { exitCode: null, signal: null, durationMs: performance.now() - started, transportError: asTransportError(this.host, error), cancelled: false };
       }
+      // Cancelled while waiting for a channel: it never started, so it is simply not run.
+      if (!conn) return { exitCode: null, signal: null, durationMs: performance.now() - started, cancelled: true };
       let refused = false;
       try {
         const result = await runOnChannel(conn, this.host, request, started);
@@ -138,27 +147,30 @@ class HostConnections implements Executor {
     }
   }
 
-  async reconnect(): Promise<TransportError | undefined> {
+  async reconnect(signal?: AbortSignal): Promise<TransportError | undefined> {
     if (this.conns.some((c) => c.alive)) return undefined;
     try {
-      await this.open();
+      await this.open(signal);
       return undefined;
     } catch (error) {
       return asTransportError(this.host, error);
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
-    for (const conn of this.conns) {
-      conn.guard?.close();
-      conn.client.end();
-    }
+    this.closing.abort();
+    for (const conn of this.conns) conn.guard?.close();
+    await Promise.all([...this.links].map((link) => link.hangUp()));
   }
 
-  /** A live connection with a free channel; opens more connections (in parallel) while those opening cannot serve everyone waiting. */
-  private async acquire(): Promise<Conn> {
+  /**
+   * A live connection with a free channel; opens more connections (in parallel) while those
+   * opening cannot serve everyone waiting. Undefined when `signal` aborts first.
+   */
+  private async acquire(signal?: AbortSignal): Promise<Conn | undefined> {
     for (;;) {
+      if (signal?.aborted) return undefined;
       const free = this.conns.find((c) => c.alive && c.active < c.limit);
       if (free) {
         free.active += 1;
@@ -170,7 +182,14 @@ class HostConnections implements Executor {
       }
       if (!alive && this.opening === 0 && this.lastOpenError) throw this.lastOpenError;
       this.waiting += 1;
-      await new Promise<void>((resolve) => this.wakers.push(resolve));
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        this.wakers.push(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
       this.waiting -= 1;
       if (!this.conns.some((c) => c.alive) && this.opening === 0 && this.lastOpenError) throw this.lastOpenError;
     }
@@ -189,11 +208,15 @@ class HostConnections implements Executor {
     for (const wake of wakers) wake();
   }
 
-  private async open(): Promise<Conn> {
+  private async open(signal?: AbortSignal): Promise<Conn> {
     this.opening += 1;
     try {
-      const client = await this.startups.use(() => connect(this.host, this.options.configFile ? { configFile: this.options.configFile } : {}));
-      const conn: Conn = { client, active: 0, limit: this.max, alive: true, dialect: 'portable' };
+      const abort = signal ? AbortSignal.any([this.closing.signal, signal]) : this.closing.signal;
+      const link = await this.startups.use(() => connect(this.host, { ...(this.options.configFile ? { configFile: this.options.configFile } : {}), signal: abort }));
+      const client = link.client;
+      this.links.add(link);
+      void link.closed.then(() => this.links.delete(link));
+      const conn: Conn = { client, link, active: 0, limit: this.max, alive: true, dialect: 'portable' };
       const lost = (reason: string): void => {
         if (!conn.alive) return;
         conn.alive = false;
@@ -201,7 +224,7 @@ class HostConnections implements Executor {
         this.conns.splice(this.conns.indexOf(conn), 1);
         this.wake();
       };
-      client.on('close', () => lost('closed'));
+      client.on('close', () => lost(link.lostReason ?? 'closed'));
       client.on('error', (error: Error) => lost(error.message));
       // A guard that ends by itself has stopped its jobs (the link was silent) or was killed: the
       // connection can no longer stop jobs, so it is dropped and its jobs count as lost.
@@ -209,10 +232,10 @@ class HostConnections implements Executor {
       try {
         started = await HostGuard.start(client, this.host, () => {
           lost('the host guard on it ended');
-          client.end();
+          void link.hangUp();
         });
       } catch (error) {
-        client.end(); // the login shell runs nothing of ours: the host is reported, no job goes there
+        void link.hangUp(); // the login shell runs nothing of ours: the host is reported, no job goes there
         throw error;
       }
       const guard = started.guard;
@@ -220,7 +243,7 @@ class HostConnections implements Executor {
       if (started.dialect) conn.dialect = started.dialect;
       if (this.closed) {
         guard?.close();
-        client.end();
+        void link.hangUp();
         throw new TransportError(this.host, 'other', `the run ended while a connection to ${this.host} was opening`);
       }
       this.conns.push(conn);
@@ -253,7 +276,10 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
         const transportError = conn.alive
           ? new TransportError(host, 'channel', `the ssh server refused a channel: ${error.message}`, { cause: error })
           : (conn.lostWith ?? new TransportError(host, 'lost', `the connection to ${host} was lost`));
-        resolve({ exitCode: null, signal: null, durationMs: performance.now() - started, transportError, cancelled: false });
+        const durationMs = performance.now() - started;
+        // Cancelled while sshd had the request and never answered: it may have started there.
+        if (!conn.alive && request.signal?.aborted) resolve({ exitCode: null, signal: null, durationMs, cancelled: true, stopUnconfirmed: transportError });
+        else resolve({ exitCode: null, signal: null, durationMs, transportError, cancelled: false });
         return;
       }
       const out = new LineSplitter((line) => request.onLine('stdout', line));
@@ -299,6 +325,13 @@ function runOnChannel(conn: Conn, host: string, request: ExecRequest, started: n
         // The guard forgets a job that ended; one ended by a signal has the rest of its group stopped too.
         if (guarded && exited) guarded.guard.finished(guarded.token, !cancelled && !timedOut && (exitSignal !== null || (exitCode ?? 0) > 128));
         const guardGone = guarded !== undefined && !guarded.guard.alive && exitCode === 255;
+        // Asked to stop, and the connection was lost before the host said the job ended (issue 13):
+        // the guard or wrapper there stops it once it notices, which pegasus cannot see.
+        if (!exited && (cancelled || timedOut) && !conn.alive) {
+          const stopUnconfirmed = conn.lostWith ?? new TransportError(host, 'lost', `the connection to ${host} was lost`);
+          resolve({ exitCode: null, signal: null, durationMs, cancelled, timedOut, stopUnconfirmed });
+          return;
+        }
         if ((!exited && !cancelled && !timedOut) || guardGone) {
           const transportError = conn.lostWith ?? new TransportError(host, 'lost', `the channel to ${host} closed before the command finished`);
           resolve({ exitCode: null, signal: null, durationMs, transportError, cancelled });

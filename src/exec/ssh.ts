@@ -1,8 +1,11 @@
 // Opening one ssh2 connection to a host the way OpenSSH would: its config, keys, agent, known_hosts and ProxyJump.
 import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { type Duplex } from 'node:stream';
 import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import { ConfigError, TransportError, type TransportReason } from '../errors.js';
 import { addKnownHost, checkHostKey, describeChangedKey, fingerprint, knownKeyTypes } from './known-hosts.js';
+import { Link, type Keepalive } from './link.js';
 import { resolveHost, type ResolvedHost } from './ssh-config.js';
 
 export interface ConnectOptions {
@@ -11,7 +14,7 @@ export interface ConnectOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Keepalive defaults when the config sets none: a dead link is noticed within ~15 s (issue 5). */
+/** Keepalive defaults when the config sets no ServerAliveInterval: a silent host is given up after 15 s (issues 5, 13). */
 const KEEPALIVE_MS = 5000;
 const KEEPALIVE_COUNT = 3;
 /** A host that accepts TCP but never finishes the handshake is given up after this long. */
@@ -32,10 +35,11 @@ const DEFAULT_HOST_KEY_ALGORITHMS: readonly ServerHostKeyAlgorithm[] = [
 ];
 
 /**
- * Connects to a host named as in hosts.yaml (an ssh config alias or an address). Resolves with a
- * ready client whose socket has Nagle's algorithm off; rejects with a TransportError saying why.
+ * Connects to a host named as in hosts.yaml (an ssh config alias or an address). Resolves with the
+ * link of a ready client (Nagle's algorithm off, the liveness deadline running); rejects with a
+ * TransportError saying why.
  */
-export async function connect(host: string, options: ConnectOptions = {}): Promise<Client> {
+export async function connect(host: string, options: ConnectOptions = {}): Promise<Link> {
   let resolved: ResolvedHost;
   try {
     resolved = await resolveHost(host, { ...(options.configFile ? { configFile: options.configFile } : {}), ...(options.signal ? { signal: options.signal } : {}) });
@@ -52,12 +56,14 @@ export async function connect(host: string, options: ConnectOptions = {}): Promi
   }
   if (!resolved.proxyJump) return handshake(host, resolved, undefined, options.signal);
   const jump = await jumpSocket(resolved, options);
-  const endJumps = (): void => jump.clients.forEach((c) => c.end());
+  const endJumps = (): void => jump.links.forEach((l) => void l.hangUp());
   try {
-    const client = await handshake(host, resolved, jump.stream, options.signal);
+    // Dropping the stream alone would wait for the jump host to confirm; dropping the jumps closes it at once.
+    const via = { stream: jump.stream, drop: () => jump.links.forEach((l) => l.drop()) };
+    const link = await handshake(host, resolved, via, options.signal);
     // The jump connections live exactly as long as the connection they carry.
-    client.on('close', endJumps);
-    return client;
+    link.client.on('close', endJumps);
+    return link;
   } catch (error) {
     endJumps();
     throw error;
@@ -68,21 +74,22 @@ export async function connect(host: string, options: ConnectOptions = {}): Promi
 async function jumpSocket(
   target: ResolvedHost,
   options: ConnectOptions,
-): Promise<{ stream: NonNullable<ConnectConfig['sock']>; clients: Client[] }> {
+): Promise<{ stream: ClientChannel; links: Link[] }> {
   const hops = (target.proxyJump ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   const first = hops.shift();
   if (!first) throw new TransportError(target.alias, 'config', `empty ProxyJump for ${target.alias}`);
   // Each hop is resolved through the same config, as OpenSSH does (user@host:port forms included).
-  const clients = [await connect(jumpSpec(first), options)];
+  const links = [await connect(jumpSpec(first), options)];
+  const dropAll = (): void => links.forEach((l) => l.drop());
   try {
     for (const hop of hops) {
       const next = await resolveHost(jumpSpec(hop), options.configFile ? { configFile: options.configFile } : {});
-      const stream = await forward(clients[clients.length - 1]!, next.hostname, next.port, target.alias);
-      clients.push(await handshake(hop, next, stream, options.signal));
+      const stream = await forward(links[links.length - 1]!.client, next.hostname, next.port, target.alias);
+      links.push(await handshake(hop, next, { stream, drop: dropAll }, options.signal));
     }
-    return { stream: await forward(clients[clients.length - 1]!, target.hostname, target.port, target.alias), clients };
+    return { stream: await forward(links[links.length - 1]!.client, target.hostname, target.port, target.alias), links };
   } catch (error) {
-    clients.forEach((c) => c.end());
+    links.forEach((l) => void l.hangUp());
     throw error;
   }
 }
@@ -101,17 +108,35 @@ function forward(client: Client, host: string, port: number, forHost: string): P
   });
 }
 
-function handshake(host: string, resolved: ResolvedHost, sock: ConnectConfig['sock'], signal?: AbortSignal): Promise<Client> {
+/** A stream to the host through jump hosts, and how to tear it down at once. */
+interface Via {
+  readonly stream: ClientChannel;
+  readonly drop: () => void;
+}
+
+/** OpenSSH's ServerAliveInterval and ServerAliveCountMax, or pegasus's defaults when the config sets no interval. */
+function keepaliveOf(resolved: ResolvedHost): Keepalive {
+  return resolved.serverAliveIntervalSec > 0
+    ? { intervalMs: resolved.serverAliveIntervalSec * 1000, countMax: resolved.serverAliveCountMax }
+    : { intervalMs: KEEPALIVE_MS, countMax: KEEPALIVE_COUNT };
+}
+
+function handshake(host: string, resolved: ResolvedHost, via: Via | undefined, signal?: AbortSignal): Promise<Link> {
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     // With HostKeyAlias, OpenSSH records and looks up the alias without a port.
     const knownName = resolved.hostKeyAlias ?? resolved.hostname;
     const knownPort = resolved.hostKeyAlias ? 22 : resolved.port;
     let hostKeyProblem: TransportError | undefined;
+    let link: Link | undefined;
+    let settled = false;
+    // A connection given up before it is ready has nothing to say to the server: it is torn down at
+    // once (a polite end() to a silent host would leave a half-closed socket that never closes).
     const fail = (error: TransportError): void => {
       signal?.removeEventListener('abort', onAbort);
-      client.end();
-      reject(error);
+      link?.drop();
+      if (!settled) reject(error);
+      settled = true;
     };
     const onAbort = (): void => fail(new TransportError(host, 'other', `connecting to ${host} was cancelled`));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -147,9 +172,15 @@ function handshake(host: string, resolved: ResolvedHost, sock: ConnectConfig['so
     client.on('ready', () => {
       signal?.removeEventListener('abort', onAbort);
       client.setNoDelay(true); // DESIGN: with Nagle on, each exec costs ~36 ms of delayed ACKs
-      resolve(client);
+      if (!link) return; // cannot happen: ssh2 is ready only after connect() below
+      link.watch(keepaliveOf(resolved));
+      settled = true;
+      resolve(link);
     });
     client.on('error', (error: Error & { level?: string; code?: string }) => {
+      // After 'ready' an error leaves the connection unusable (ssh2 may only half-close it): it is
+      // torn down, and the pool hears of it through its own 'error' and 'close' listeners.
+      if (settled) return void link?.drop();
       fail(hostKeyProblem ?? classify(host, resolved, error));
     });
 
@@ -159,17 +190,21 @@ function handshake(host: string, resolved: ResolvedHost, sock: ConnectConfig['so
         const serverHostKey = [...new Set([...preferred, ...DEFAULT_HOST_KEY_ALGORITHMS])].filter((a): a is ServerHostKeyAlgorithm =>
           (DEFAULT_HOST_KEY_ALGORITHMS as readonly string[]).includes(a),
         );
+        if (settled) return; // cancelled while known_hosts was read
+        // pegasus opens the socket itself, so that it can hear every byte and destroy it in any state (link.ts).
+        const stream: Duplex = via?.stream ?? net.connect({ host: resolved.hostname, port: resolved.port });
+        link = new Link(client, stream, via ? () => (via.stream.destroy(), via.drop()) : () => stream.destroy());
         client.connect({
           host: resolved.hostname,
           port: resolved.port,
           username: resolved.user,
-          ...(sock ? { sock } : {}),
+          sock: stream,
           authHandler: authMethods(resolved),
           hostVerifier: verify as unknown as ConnectConfig['hostVerifier'],
           algorithms: { serverHostKey },
           readyTimeout: resolved.connectTimeoutSec ? resolved.connectTimeoutSec * 1000 : HANDSHAKE_MS,
-          keepaliveInterval: resolved.serverAliveIntervalSec > 0 ? resolved.serverAliveIntervalSec * 1000 : KEEPALIVE_MS,
-          keepaliveCountMax: resolved.serverAliveIntervalSec > 0 ? resolved.serverAliveCountMax : KEEPALIVE_COUNT,
+          // The link keeps the deadline (ServerAliveInterval/CountMax); ssh2's own would only race it.
+          keepaliveInterval: 0,
         });
       })
       .catch((error: unknown) => fail(new TransportError(host, 'other', (error as Error).message, { cause: error })));

@@ -44,13 +44,19 @@ export interface ExecResult {
   readonly cancelled: boolean;
   /** It ran longer than its timeout and was stopped. */
   readonly timedOut?: boolean;
+  /**
+   * Set with `cancelled` or `timedOut`: the connection was lost before the host confirmed the job
+   * stopped (a silent host, issue 13). Its guard or wrapper stops it there once it notices pegasus
+   * is gone; pegasus cannot see that happen.
+   */
+  readonly stopUnconfirmed?: TransportError;
 }
 
 /** Runs commands on one sub-node. */
 export interface Executor {
   run(request: ExecRequest): Promise<ExecResult>;
-  /** After a lost connection: connects again if no connection is up; resolves with the reason when that fails. */
-  reconnect?(): Promise<TransportError | undefined>;
+  /** After a lost connection: connects again if no connection is up; resolves with the reason when that fails (or `signal` gives up). */
+  reconnect?(signal?: AbortSignal): Promise<TransportError | undefined>;
 }
 
 /** How a job ended, in a few words: "exit 3", "signal SIGKILL", "timed out", "cancelled", "lost connection". */

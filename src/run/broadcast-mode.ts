@@ -19,7 +19,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
   const started = performance.now();
   const { store, emit, signal } = options;
   const sessions = new Sessions(options.executorFor, emit);
-  const opened = await Promise.all(options.subnodes.map(async (subnode) => ({ subnode, exec: await sessions.open(subnode) })));
+  const opened = await Promise.all(options.subnodes.map(async (subnode) => ({ subnode, exec: await sessions.open(subnode, signal) })));
   const live = opened.filter((o): o is { subnode: SubNode; exec: Executor } => o.exec !== undefined);
   const unreachable = opened.filter((o) => !o.exec).map((o) => refOf(o.subnode));
   const rounds: BroadcastRound[] = [];

@@ -48,6 +48,12 @@ export class JobFeed {
   private wanting = 0;
   private missingSaid = false;
   private lastErrorSaid = '';
+  private readonly endedController = new AbortController();
+  /**
+   * Aborted once next() has said "no more jobs" (drained with nothing running, a bad entry, a stop):
+   * what waits only to serve later jobs, such as reconnecting to a lost host, can give up (issue 13).
+   */
+  readonly ended: AbortSignal = this.endedController.signal;
 
   constructor(options: FeedOptions) {
     this.options = options;
@@ -112,6 +118,12 @@ export class JobFeed {
 
   /** The next job, or undefined when the run should stop taking jobs (queue drained, bad entry, cancelled). */
   async next(): Promise<FedJob | undefined> {
+    const fed = await this.nextOrEnd();
+    if (!fed) this.endedController.abort();
+    return fed;
+  }
+
+  private async nextOrEnd(): Promise<FedJob | undefined> {
     const { store, watcher, emit, signal } = this.options;
     for (;;) {
       if (signal?.aborted || this.stopError) return undefined;

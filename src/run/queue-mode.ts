@@ -47,7 +47,10 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     const { job, attempt } = fed;
     // Transport failures are retried; job failures only with --retry-failed (DESIGN invariant 6).
     const retryable = result.transportError !== undefined || (options.retryFailed === true && !succeeded(result) && !result.timedOut);
-    if (result.cancelled) {
+    // Lost while the run stops (a first Ctrl-C): it cannot be retried now, and it did not fail by
+    // itself, so it goes back for the next run like a cancelled job (issue 13).
+    const lostWhileStopping = result.transportError !== undefined && signal?.aborted === true;
+    if (result.cancelled || lostWhileStopping) {
       // Nothing is lost: it goes back to the head of the queue. If the queue cannot be written it
       // stays in consumed.yaml, and open in the journal, so a later run can put it back.
       const back = await faults.attempt(() => store.putBack([job]));
@@ -108,7 +111,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       feed.done();
       // A lost connection: try to get the host back; its sub-nodes wait, the others keep going.
       if (result.transportError) {
-        exec = await sessions.reconnect(subnode, exec, result.transportError, stopTaking);
+        exec = await sessions.reconnect(subnode, exec, result.transportError, AbortSignal.any([stopTaking, feed.ended]));
         if (!exec) placement.wake(); // its host is gone: jobs waiting for it may now be unrunnable
       }
     }
@@ -117,7 +120,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   // Each sub-node starts taking jobs as soon as its own host is connected.
   await Promise.all(
     options.subnodes.map(async (subnode) => {
-      const exec = await sessions.open(subnode);
+      const exec = await sessions.open(subnode, stopTaking);
       if (!exec) {
         placement.wake();
         return;

@@ -16,6 +16,8 @@ export class Sessions {
   private readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
   private readonly emit: (event: RunEvent) => void;
   private readonly dead = new Set<string>();
+  /** Lost and not reconnected because the run no longer needed them: not quarantined, but listed as lost. */
+  private readonly abandoned = new Set<string>();
   private readonly connected = new Set<string>();
   private readonly reconnecting = new Map<string, Promise<boolean>>();
 
@@ -24,10 +26,14 @@ export class Sessions {
     this.emit = emit;
   }
 
-  /** The executor of a sub-node, or undefined when its host is unreachable (reported once per host). */
-  async open(subnode: SubNode): Promise<Executor | undefined> {
-    if (this.dead.has(subnode.host)) return undefined;
-    const connection = await this.executorFor(subnode);
+  /**
+   * The executor of a sub-node, or undefined when its host is unreachable (reported once per host)
+   * or `signal` aborts first: a run that stops does not wait for a host still connecting.
+   */
+  async open(subnode: SubNode, signal?: AbortSignal): Promise<Executor | undefined> {
+    if (this.dead.has(subnode.host) || signal?.aborted) return undefined;
+    const connection = await untilAborted(this.executorFor(subnode), signal);
+    if (!connection) return undefined;
     if ('error' in connection) {
       this.markDead(subnode.host, connection.error);
       return undefined;
@@ -49,7 +55,9 @@ export class Sessions {
   /**
    * After a lost connection: reconnects with exponential backoff (1 s, 2 s, 4 s), shared by the
    * host's sub-nodes. Resolves with the executor once the host is back, or undefined when it is
-   * quarantined (reported; the other hosts keep draining the queue) or the run stops.
+   * quarantined (reported; the other hosts keep draining the queue) or `signal` gives up (the run
+   * stops, or no job is left for the host): then it is listed as lost, and a connection attempt
+   * in flight is abandoned rather than waited for (issue 13).
    */
   reconnect(subnode: SubNode, exec: Executor, lost: TransportError, signal?: AbortSignal): Promise<Executor | undefined> {
     let pending = this.reconnecting.get(subnode.host);
@@ -69,9 +77,10 @@ export class Sessions {
       try {
         await delay(waitMs, undefined, signal ? { signal } : {});
       } catch {
-        return false; // the run is stopping
+        return this.gaveUp(host);
       }
-      const failure = await exec.reconnect();
+      const failure = await untilAborted(exec.reconnect(signal), signal);
+      if (signal?.aborted) return this.gaveUp(host);
       if (!failure) {
         this.emit({ type: 'host-reconnected', host });
         return true;
@@ -82,14 +91,40 @@ export class Sessions {
     return false;
   }
 
+  /** A host lost and not reconnected because the run no longer needs it: listed with the lost hosts, nothing more said. */
+  private gaveUp(host: string): false {
+    this.abandoned.add(host);
+    return false;
+  }
+
   isDead(host: string): boolean {
     return this.dead.has(host);
   }
 
-  /** Hosts that failed, in the order they did. */
+  /** Hosts that failed, in the order they did, then those lost and given up at the end. */
   get deadHosts(): readonly string[] {
-    return [...this.dead];
+    return [...new Set([...this.dead, ...this.abandoned])];
   }
+}
+
+/** The promise's value, or undefined as soon as `signal` aborts (the promise itself carries on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 /** How events name a sub-node. */

@@ -11,6 +11,7 @@ function resultJson(result: ExecResult): Record<string, unknown> {
     cancelled: result.cancelled,
     timedOut: result.timedOut ?? false,
     transportError: result.transportError?.message ?? null,
+    stopUnconfirmed: result.stopUnconfirmed?.message ?? null,
   };
 }
 

@@ -115,6 +115,7 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
 /** "done (exit 0, 3.2s)", "done (signal SIGKILL, 1.0s)", "lost connection (...)". */
 export function describeEnd(result: ExecResult): string {
   const seconds = `${(result.durationMs / 1000).toFixed(1)}s`;
+  if (result.stopUnconfirmed) return `${result.timedOut ? 'timed out' : 'cancelled'} after ${seconds}, not confirmed stopped: ${result.stopUnconfirmed.message}`;
   if (result.transportError) return `lost connection after ${seconds}: ${result.transportError.message}`;
   if (result.timedOut) return `timed out after ${seconds}, stopped`;
   if (result.cancelled) return `cancelled (${seconds})`;
@@ -134,6 +135,7 @@ export function summaryText(summary: RunSummary, logPathOf: (id: number) => stri
     const log = logPathOf(failure.id);
     if (log) lines.push(`         log: ${log}`);
   }
+  lines.push(...unconfirmedLines(summary.failed));
   if (summary.retried) lines.push(`  ${summary.retried} job${summary.retried === 1 ? '' : 's'} needed more than one attempt.`);
   if (summary.putBack) lines.push(`  ${summary.putBack} job${summary.putBack === 1 ? '' : 's'} waiting for a retry went back to the head of the queue.`);
   if (summary.deadHosts.length > 0) lines.push(`  unreachable or lost hosts: ${summary.deadHosts.join(', ')}`);
@@ -149,6 +151,16 @@ export function summaryText(summary: RunSummary, logPathOf: (id: number) => stri
 /** One line per file the run could not write (each was explained when it happened). */
 function faultLines(summary: RunSummary): string[] {
   return (summary.fileFaults ?? []).map((fault) => `  stopped taking jobs: could not write ${fault.file} (${fault.code}); see the message above.`);
+}
+
+/** One line per job whose host never confirmed it stopped (issue 13): the user should know it may still run there for a while. */
+function unconfirmedLines(failed: RunSummary['failed']): string[] {
+  return failed
+    .filter((f) => f.result.stopUnconfirmed)
+    .map(
+      (f) =>
+        `  the job on ${f.subnode.label} could not be confirmed stopped: ${f.result.stopUnconfirmed?.message ?? ''}; the host stops it by itself once it notices pegasus is gone.`,
+    );
 }
 
 /** A command on one line (newlines shown as ⏎), cut at 200 characters. */
@@ -176,6 +188,7 @@ export function broadcastSummaryText(summary: BroadcastSummary, subnodes: readon
     const widths = header.map((h, col) => Math.max(h.length, ...rows.map((r) => (r[col] ?? '').length)));
     for (const row of [header, ...rows]) lines.push(`  ${row.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join('  ').trimEnd()}`);
   }
+  lines.push(...unconfirmedLines(summary.failed));
   if (summary.unreachable.length > 0) {
     const names = summary.unreachable.map((s) => s.label).join(', ');
     lines.push(
@@ -194,6 +207,7 @@ export function broadcastSummaryText(summary: BroadcastSummary, subnodes: readon
 
 function cellText(result: ExecResult | undefined): string {
   if (!result) return 'skipped';
+  if (result.stopUnconfirmed) return 'not confirmed stopped';
   if (result.transportError) return 'lost';
   if (result.timedOut) return 'timed out';
   if (result.cancelled) return 'cancelled';

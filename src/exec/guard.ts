@@ -39,6 +39,9 @@ const START_MS = 10_000;
  *   an existing name; if one is in the way, the host falls back to the wrapper): only the user
  *   can write to it, and one process creation is all the guard's start costs. Lines with anything
  *   but tokens and pids are skipped before they reach eval all the same.
+ * - The ticker holds the fifo open for writing, so its writes never fail: it checks each tick
+ *   that the guard is still there, and when the guard was SIGKILLed it removes the fifo and ends
+ *   (it looped on forever, and the fifo stayed, before).
  * - It first prints the login-shell probe's line (issue 13), so starting it also tells which
  *   dialect the host's login shell needs, even when the guard itself cannot run there.
  */
@@ -52,7 +55,7 @@ trap '' PIPE
 trap 'echo x >&4' TERM HUP INT
 (while IFS= read -r l <&3; do printf '%s\\n' "$l" >&4; done; echo x >&4) &
 fwd=$!
-(while sleep ${TICK_S}; do echo t >&4; done) &
+(while sleep ${TICK_S}; do kill -0 $$ 2>/dev/null || { rm -f "$f"; exit; }; echo t >&4; done) &
 tick=$!
 missed=0
 stop() {

@@ -8,7 +8,7 @@ import { GUARD } from '../../src/exec/guard.js';
 import { PROBE_ECHO, PROBE_WORD } from '../../src/exec/login-shell.js';
 import { shellQuote } from '../../src/exec/wrapper.js';
 import { hasExited, stopChild, track } from '../helpers/pids.js';
-import { liveInGroup, waitGroupGone } from '../helpers/procs.js';
+import { descendantsOf, liveInGroup, waitGone, waitGroupGone } from '../helpers/procs.js';
 
 const children: ChildProcess[] = [];
 after(async () => {
@@ -90,6 +90,16 @@ test('TERM to the guard itself stops its jobs and removes its fifo, as EOF does'
   guard.kill('SIGTERM');
   await waitGroupGone(pgid, AbortSignal.timeout(10_000));
   await exited;
+  assert.equal(existsSync(fifo), false, 'the fifo is removed');
+});
+
+test('a guard that is SIGKILLed leaves no ticker behind, and its fifo is removed within a tick', async () => {
+  const { guard, fifo } = await startGuard();
+  const helpers = await descendantsOf([guard.pid!]);
+  assert.ok(helpers.length >= 2, 'the forwarder and the ticker run');
+  guard.kill('SIGKILL');
+  guard.stdin!.end(); // the forwarder ends on EOF, as when the connection closes
+  await waitGone(helpers, AbortSignal.timeout(15_000));
   assert.equal(existsSync(fifo), false, 'the fifo is removed');
 });
 

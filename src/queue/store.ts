@@ -199,7 +199,7 @@ function takeHead(data: Buffer, file: string, max: number, check: (entry: Entry)
     if (isSeq(root) && root.items.length === 1) {
       const { taken, rest } = burst(readEntry(root.items[0], source), max, check);
       const indent = /^[ \t]*/.exec(head)?.[0] ?? '';
-      const front = Buffer.from(before + indentLines(canonicalText(rest), indent));
+      const front = Buffer.from(before + lineEndingsOf(head, indentLines(canonicalText(rest), indent)));
       return { taken, data: Buffer.concat([front, data.subarray(headEndByte)]) };
     }
   }
@@ -231,7 +231,7 @@ export function insertAtHead(text: string, file: string, items: string): string 
   const scan = scanHead(text);
   if (scan.kind === 'head') {
     const indent = /^[ \t]*/.exec(scan.split.head)?.[0] ?? '';
-    return scan.split.before + indentLines(items, indent) + scan.split.head + scan.split.after;
+    return scan.split.before + lineEndingsOf(scan.split.head, indentLines(items, indent)) + scan.split.head + scan.split.after;
   }
   if (scan.kind === 'empty') return appendItems(text, items);
   const source = parseYaml(text, file);
@@ -250,7 +250,8 @@ export function insertAtHead(text: string, file: string, items: string): string 
 /** Appends list items after the last line of a queue text (which may be empty, only comments, or only a byte order mark). */
 function appendItems(text: string, items: string): string {
   const body = splitBom(text).body;
-  return body === '' || body.endsWith('\n') ? text + items : `${text}\n${items}`;
+  const added = lineEndingsOf(body, items);
+  return body === '' || body.endsWith('\n') ? text + added : `${text}${body.includes('\r\n') ? '\r\n' : '\n'}${added}`;
 }
 
 /** The take's fault, with where its jobs are: still in the queue, and also in consumed.yaml when that append went through. */
@@ -264,6 +265,11 @@ function noteKept(problem: unknown, jobs: readonly Job[], files: QueueFiles, inC
 function oneLineOf(command: string): string {
   const flat = command.trim().replace(/\s*\n\s*/g, ' ');
   return flat.length > 120 ? `${flat.slice(0, 117)}...` : flat;
+}
+
+/** `text` with CRLF line endings when `sample` (the file's text next to it) has them, so a Windows-saved queue keeps one kind of line ending (issue 13). */
+function lineEndingsOf(sample: string, text: string): string {
+  return sample.includes('\r\n') ? text.replace(/\r?\n/g, '\r\n') : text;
 }
 
 function indentLines(text: string, indent: string): string {

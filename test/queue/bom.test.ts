@@ -123,3 +123,14 @@ test('CRLF line endings: a pop takes the head and keeps the rest byte for byte, 
   await crlfBom.store.take(1);
   assert.deepEqual(await crlfBom.bytes(), withBom('- echo two\r\n'));
 });
+
+test('CRLF line endings: a burst written back, a put-back and an appended entry use CRLF too, so the file keeps one kind of line ending', async () => {
+  const q = await queueWith(Buffer.from('- command: echo {{x}}\r\n  x: [a, b]\r\n- echo last\r\n'));
+  assert.deepEqual((await q.store.take(1)).jobs.map((j) => j.command), ['echo {{x}}']);
+  assert.deepEqual(await q.bytes(), Buffer.from('- command: echo {{x}}\r\n  x: b\r\n- echo last\r\n'));
+  await q.store.putBack([{ command: 'echo again', params: [], place: { file: q.file } }]);
+  await q.store.add('- echo appended\n', { front: false });
+  const text = (await q.bytes()).toString('utf8');
+  assert.equal(text, '- echo again\r\n- command: echo {{x}}\r\n  x: b\r\n- echo last\r\n- echo appended\r\n');
+  assert.doesNotMatch(text, /[^\r]\n/, 'no bare LF');
+});

@@ -99,6 +99,33 @@ function buildProgram(): Command {
       const { pushEntries } = await import('./cli/push-command.js');
       process.exitCode = await pushEntries(commands, flags);
     });
+  program
+    .command('kill')
+    .description('stop running jobs (whole process trees) by their job number; recorded in failed.yaml as killed')
+    .argument('<jobs...>', 'job numbers, as `(job N)` in the `=== run` line, the panel and `pegasus status` show')
+    .option('--requeue', 'put them back at the head of the queue instead', false)
+    .option('--queue-file <path>', 'the queue file of the run', 'queue.yaml')
+    .option('--debug', 'show stack traces of internal errors', false)
+    .action(async (jobs: string[], flags) => {
+      const { killJobs } = await import('./cli/steer-command.js');
+      process.exitCode = await killJobs(jobs, flags);
+    });
+  for (const [op, description] of [
+    ['pause', 'take no new jobs (running ones go on): the whole run, or only the hosts or sub-nodes named'],
+    ['resume', 'take jobs again: the whole run (and every paused host), or only the hosts or sub-nodes named'],
+    ['drain', 'stop taking jobs on these hosts; their running jobs finish (back with `pegasus resume HOST`)'],
+  ] as const) {
+    program
+      .command(op)
+      .description(description)
+      .argument(op === 'drain' ? '<hosts...>' : '[targets...]', 'hosts or sub-node labels, as the panel shows them')
+      .option('--queue-file <path>', 'the queue file of the run', 'queue.yaml')
+      .option('--debug', 'show stack traces of internal errors', false)
+      .action(async (targets: string[], flags) => {
+        const { holdHosts } = await import('./cli/steer-command.js');
+        process.exitCode = await holdHosts(op, targets, flags);
+      });
+  }
   return program;
 }
 

@@ -14,6 +14,9 @@ import { runBroadcast } from '../run/broadcast-mode.js';
 import { type RunEvent, type RunSummary } from '../run/events.js';
 import { collectInterrupted, forgetJournals, Journal, journalDirOf } from '../run/journal.js';
 import { runQueue } from '../run/queue-mode.js';
+import { Steering } from '../run/steering.js';
+import { ControlServer } from '../control/server.js';
+import { controlDirOf } from '../control/place.js';
 import { refOf, type ExecutorOrError } from '../run/sessions.js';
 import { entryCounter } from '../queue/count.js';
 import { summaryJson } from '../ui/json.js';
@@ -117,6 +120,9 @@ async function runWithConnections(
     onKept: (jobs) => journal.kept(jobs),
   });
   await accountForInterrupted(store, flags, screen.say);
+  // `pegasus kill`, `pause`, `resume`, `drain` from another terminal reach this run here (issue 14).
+  const steering = new Steering(subnodes, print);
+  const control = await ControlServer.listen(controlDirOf(files.queue), (request) => steering.handle(request));
   const common = {
     backpressure: () => {
       const slow = [process.stdout, process.stderr].find((s) => s.writableLength > BEHIND_BYTES) ?? logs.behind(BEHIND_BYTES);
@@ -128,6 +134,7 @@ async function runWithConnections(
     executorFor: connections.executorFor,
     emit: print,
     signal: stop.drain,
+    steering,
     cancel: stop.cancel,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(watcher ? { watcher } : {}),
@@ -164,6 +171,7 @@ async function runWithConnections(
     return summary.failed.length > 0 || summary.stranded || (summary.unrunnable?.length ?? 0) > 0 ? EXIT.failed : EXIT.ok;
   } finally {
     stopCounting();
+    await control.close();
     await screen.close();
     stop.dispose();
     await watcher?.close();

@@ -42,6 +42,8 @@ export interface ExecResult {
   readonly transportError?: TransportError;
   /** The run's signal asked it to stop. */
   readonly cancelled: boolean;
+  /** Set by the run with `cancelled` when `pegasus kill` stopped the job (issue 14). */
+  readonly killed?: boolean;
   /** It ran longer than its timeout and was stopped. */
   readonly timedOut?: boolean;
   /**
@@ -63,6 +65,7 @@ export interface Executor {
 export function describeOutcome(result: ExecResult): string {
   if (result.transportError) return `lost connection (${result.transportError.message})`;
   if (result.timedOut) return 'timed out';
+  if (result.killed) return 'killed';
   if (result.cancelled) return 'cancelled';
   if (result.signal) return `signal ${result.signal}`;
   return `exit ${result.exitCode ?? '?'}`;

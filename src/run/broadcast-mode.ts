@@ -30,7 +30,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
   // A queue file that cannot be written stops the taking; the round that runs finishes (issue 13).
   const faults = new WriteFaults(emit);
   const stopTaking = AbortSignal.any([...(signal ? [signal] : []), faults.signal]);
-  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults });
+  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults, ...(options.steering ? { steering: options.steering } : {}) });
   const finish = (queueError = feed.error): BroadcastSummary => ({
     succeeded: okCount,
     failed,
@@ -60,10 +60,18 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
         // The same allocation rule as queue mode, on a sub-node that runs only this job (issue 8).
         const slots = new SlotSet(subnode.slots).find(job.slots ?? 1, job.allocationPolicy ?? 'first_fit');
         if (!slots) return { subnode: ref, skipped: `needs ${job.slots ?? 1} slots, has ${subnode.slots}` };
+        // A paused or drained sub-node holds the barrier: the job starts there once it is resumed (issue 14).
+        const steering = options.steering;
+        while (steering && !steering.mayPlace(subnode) && !stopTaking.aborted) await steering.changed(stopTaking);
+        if (stopTaking.aborted && steering && !steering.mayPlace(subnode)) return { subnode: ref, skipped: 'paused when the run stopped' };
         const id = nextId++;
         const command = renderJob(job, subnode, { slots, job: fed.number, attempt: 1 });
         emit({ type: 'job-started', id, subnode: ref, job, command, attempt: 1, slots, number: fed.number });
-        const result = await exec.run(attemptRequest(options, job, command, id, ref));
+        // `pegasus kill N` kills job N on every sub-node it runs on.
+        const steered = steering?.attempt(fed.number, subnode);
+        const ran = await exec.run(attemptRequest(options, job, command, id, ref, steered?.signal));
+        steered?.end();
+        const result = ran.cancelled && steering?.killedAs(fed.number) ? { ...ran, killed: true } : ran;
         emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued: false });
         if (succeeded(result)) okCount += 1;
         else failed.push({ id, subnode: ref, command, result, requeued: false });
@@ -72,19 +80,22 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
       }),
     );
     rounds.push({ job, cells });
-    const failedCells = cells.filter((c) => c.result && !succeeded(c.result) && !c.result.cancelled);
-    if (failedCells.length > 0) {
+    const failedCells = cells.filter((c) => c.result && !succeeded(c.result) && (!c.result.cancelled || c.result.killed));
+    const killedAs = options.steering?.killedAs(fed.number);
+    if (failedCells.length > 0 && killedAs !== 'requeue') {
       const where = failedCells.map((c) => `${c.subnode.label} (${c.result ? describeOutcome(c.result) : ''})`).join(', ');
       await faults.attempt(() => store.recordFailure(job, `broadcast failed on ${where}, ${new Date().toISOString()}`));
     }
     // A cancelled broadcast goes back to the head of the queue so that no sub-node silently misses it
     // (when the queue cannot be written it stays in consumed.yaml and open in the journal).
-    const cancelled = cells.some((c) => c.result?.cancelled);
+    // A killed broadcast is failed (killed) and the run goes on; `kill --requeue` puts it back and it is broadcast again.
+    const interrupted = cells.some((c) => c.result?.cancelled && !c.result.killed);
+    const cancelled = interrupted || killedAs === 'requeue';
     const back = cancelled && (await faults.attempt(() => store.putBack([job])));
     const worst = failedCells[0]?.result ?? cells.find((c) => c.result)?.result;
     if (worst && (!cancelled || back)) await faults.attempt(() => options.journal?.finished(job, worst, cancelled));
     feed.done();
-    if (cancelled) break;
+    if (interrupted) break;
     if (options.errorAborts && cells.some((c) => c.result && !succeeded(c.result))) {
       aborted = true;
       break;

@@ -65,7 +65,15 @@ export type RunEvent =
    */
   | { readonly type: 'file-fault'; readonly error: FileError; readonly stopping: boolean }
   /** Ctrl-C or SIGTERM: `drain` takes no more jobs and lets running ones finish; `cancel` stops them too. */
-  | { readonly type: 'stop-requested'; readonly stage: 'drain' | 'cancel' };
+  | { readonly type: 'stop-requested'; readonly stage: 'drain' | 'cancel' }
+  /** The control endpoint changed the run (issue 14): a job killed, the run or some hosts/sub-nodes paused, resumed or drained. */
+  | {
+      readonly type: 'steer';
+      readonly action: 'kill' | 'pause' | 'resume' | 'drain';
+      readonly jobs?: readonly number[];
+      readonly requeue?: boolean;
+      readonly targets?: readonly string[];
+    };
 
 /** A job that did not succeed, for the end summary. */
 export interface FailedJob {

@@ -6,6 +6,7 @@ import { type QueueStore, type Taken } from '../queue/store.js';
 import { type QueueWatcher } from '../queue/watch.js';
 import { type RunEvent } from './events.js';
 import { type WriteFaults } from './faults.js';
+import { type Steering } from './steering.js';
 
 /** A half-saved file gets this long to become valid before the daemon reports it as malformed. */
 const SETTLE_MS = 300;
@@ -18,6 +19,8 @@ export interface FeedOptions {
   readonly signal?: AbortSignal;
   /** Where a take that cannot write the queue's files is recorded (it ends the taking, not the run). */
   readonly faults?: WriteFaults;
+  /** `pegasus pause`: nothing is taken from the queue file while the run is paused (retries still go out). */
+  readonly steering?: Steering;
 }
 
 /** A job handed to a sub-node, with how many times it has been tried (1 for the first). */
@@ -129,6 +132,11 @@ export class JobFeed {
       if (signal?.aborted || this.stopError) return undefined;
       const retry = this.retries.shift();
       if (retry) return this.handOut(retry);
+      const steering = this.options.steering;
+      if (steering && !steering.taking) {
+        await Promise.race([steering.changed(signal), this.waitForPoke(signal)]);
+        continue;
+      }
       const seen = watcher?.version ?? 0;
       let taken;
       try {

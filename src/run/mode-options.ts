@@ -7,6 +7,7 @@ import { type Job } from '../config/jobs.js';
 import { type ExecRequest } from '../exec/types.js';
 import { type RunEvent, type SubNodeRef } from './events.js';
 import { type Journal } from './journal.js';
+import { type Steering } from './steering.js';
 import { type ExecutorOrError } from './sessions.js';
 
 /** The options queue and broadcast mode share. */
@@ -28,15 +29,18 @@ export interface ModeOptions {
   readonly journal?: Journal;
   /** Whether the output's consumers are behind; jobs' output is read no faster than they keep up (bounded memory). */
   readonly backpressure?: () => Promise<void> | undefined;
+  /** `pegasus kill`, `pause`, `resume`, `drain` (issue 14). */
+  readonly steering?: Steering;
 }
 
 /** What an attempt asks its executor: the command, its output as job-output events, the run's cancel signal, the timeout, backpressure. */
-export function attemptRequest(options: ModeOptions, job: Job, command: string, id: number, subnode: SubNodeRef): ExecRequest {
+export function attemptRequest(options: ModeOptions, job: Job, command: string, id: number, subnode: SubNodeRef, kill?: AbortSignal): ExecRequest {
+  const signal = kill && options.cancel ? AbortSignal.any([options.cancel, kill]) : (kill ?? options.cancel);
   const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
   return {
     command,
     onLine: (stream, line) => options.emit({ type: 'job-output', id, subnode, stream, line }),
-    ...(options.cancel ? { signal: options.cancel } : {}),
+    ...(signal ? { signal } : {}),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(options.backpressure ? { backpressure: options.backpressure } : {}),
   };

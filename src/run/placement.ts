@@ -2,6 +2,7 @@
 import { type SubNode } from '../config/hosts.js';
 import { type JobFeed, type FedJob } from './feed.js';
 import { SlotSet } from './slots.js';
+import { type Steering } from './steering.js';
 
 /** How far past a waiting head --backfill looks (jobs taken from the queue file and held in memory). */
 const BACKFILL_WINDOW = 16;
@@ -21,6 +22,8 @@ export interface PlacementOptions {
   /** A job needing more slots than any sub-node has: reported, and the queue goes on. */
   readonly onUnrunnable: (fed: FedJob, largest: number) => Promise<void>;
   readonly signal?: AbortSignal;
+  /** Paused or drained sub-nodes start nothing (issue 14). */
+  readonly steering?: Steering;
 }
 
 const need = (fed: FedJob): number => fed.job.slots ?? 1;
@@ -48,6 +51,7 @@ export class Placement {
     this.options = options;
     for (const subnode of options.subnodes) this.slots.set(subnode.index, new SlotSet(subnode.slots));
     options.signal?.addEventListener('abort', () => this.wake(), { once: true });
+    options.steering?.onChange(() => this.wake());
   }
 
   /** The most slots a sub-node whose host is still usable offers. */
@@ -72,6 +76,10 @@ export class Placement {
       while (this.pending[0] && need(this.pending[0]) > this.largest) {
         const fed = this.pending.shift() as FedJob;
         await this.options.onUnrunnable(fed, this.largest);
+      }
+      if (this.options.steering && !this.options.steering.mayPlace(subnode)) {
+        await new Promise<void>((resolve) => this.wakers.push(resolve));
+        continue;
       }
       const placed = this.place(slots);
       if (placed) return placed;

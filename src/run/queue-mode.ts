@@ -36,7 +36,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const faults = new WriteFaults(emit);
   const stopTaking = AbortSignal.any([...(signal ? [signal] : []), failFast.signal, faults.signal]);
   setMaxListeners(0, stopTaking); // one listener per sub-node loop waiting for work
-  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults });
+  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults, ...(options.steering ? { steering: options.steering } : {}) });
   let nextId = 1;
   let okCount = 0;
   let retried = 0;
@@ -50,7 +50,8 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     // Lost while the run stops (a first Ctrl-C): it cannot be retried now, and it did not fail by
     // itself, so it goes back for the next run like a cancelled job (issue 13).
     const lostWhileStopping = result.transportError !== undefined && signal?.aborted === true;
-    if (result.cancelled || lostWhileStopping) {
+    // `pegasus kill` ends a job as failed (recorded as killed); `kill --requeue` puts it back like a cancelled one (issue 14).
+    if ((result.cancelled && !result.killed) || lostWhileStopping || options.steering?.killedAs(fed.number) === 'requeue') {
       // Nothing is lost: it goes back to the head of the queue. If the queue cannot be written it
       // stays in consumed.yaml, and open in the journal, so a later run can put it back.
       const back = await faults.attempt(() => store.putBack([job]));
@@ -69,7 +70,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     } else {
       failed.push({ id, subnode: refOf(subnode), command, result, requeued: false, attempts: attempt });
       await faults.attempt(() => store.recordFailure(job, `failed on ${subnode.label}: ${describeOutcome(result)}, attempt ${attempt}, ${new Date().toISOString()}`));
-      if (options.failFast) failFast.abort();
+      if (options.failFast && !result.killed) failFast.abort();
     }
     return { requeued: false, retrying: false };
   };
@@ -80,6 +81,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     backfill: options.backfill ?? false,
     isDead: (host) => sessions.isDead(host),
     signal: stopTaking,
+    ...(options.steering ? { steering: options.steering } : {}),
     onUnrunnable: async (fed, largest) => {
       const reason = `needs ${fed.job.slots ?? 1} slots on one sub-node; the largest ${largest === 0 ? 'has none left' : `offers ${largest}`}`;
       const command = fed.job.command;
@@ -104,7 +106,10 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const command = renderJob(fed.job, subnode, { slots: placed.slots, job: fed.number, attempt: fed.attempt });
       emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt, slots: placed.slots, number: fed.number });
       await faults.attempt(() => options.journal?.started(fed.job, subnode.label, fed.attempt, subnode.slots > 1 ? placed.slots : undefined));
-      const result = await exec.run(attemptRequest(options, fed.job, command, id, ref));
+      const steered = options.steering?.attempt(fed.number, subnode);
+      const ran = await exec.run(attemptRequest(options, fed.job, command, id, ref, steered?.signal));
+      steered?.end();
+      const result = ran.cancelled && options.steering?.killedAs(fed.number) ? { ...ran, killed: true } : ran;
       placement.release(subnode, placed.slots);
       const { requeued, retrying } = await settle(id, fed, subnode, command, result);
       emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt, slots: placed.slots });

@@ -20,7 +20,7 @@ export function eventJson(event: RunEvent): Record<string, unknown> {
   const base = { event: event.type, time: new Date().toISOString() };
   switch (event.type) {
     case 'job-started':
-      return { ...base, id: event.id, subnode: event.subnode.label, host: event.subnode.host, job: canonicalValue(event.job), command: event.command, attempt: event.attempt, ...(event.slots ? { slots: event.slots } : {}) };
+      return { ...base, id: event.id, subnode: event.subnode.label, host: event.subnode.host, job: canonicalValue(event.job), command: event.command, attempt: event.attempt, ...(event.number === undefined ? {} : { number: event.number }), ...(event.slots ? { slots: event.slots } : {}) };
     case 'job-output':
       return { ...base, id: event.id, subnode: event.subnode.label, stream: event.stream, line: event.line };
     case 'job-finished':
@@ -45,6 +45,8 @@ export function eventJson(event: RunEvent): Record<string, unknown> {
       return { ...base, entries: event.entries };
     case 'job-unrunnable':
       return { ...base, job: canonicalValue(event.job), reason: event.reason };
+    case 'steer':
+      return { ...base, action: event.action, ...(event.jobs ? { jobs: event.jobs } : {}), ...(event.requeue ? { requeue: true } : {}), ...(event.targets ? { targets: event.targets } : {}) };
     case 'file-fault':
       return { ...base, file: event.error.file, code: event.error.code, message: event.error.describe(), stopping: event.stopping };
   }

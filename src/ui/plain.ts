@@ -54,7 +54,7 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
       case 'job-started':
         running.set(event.id, { label: event.subnode.label, command: event.command, since: Date.now() });
         lineCounts.set(event.id, 0);
-        line(event.subnode, `=== run ${oneLine(event.command)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} ===`);
+        line(event.subnode, `=== run ${oneLine(event.command)}${jobTag(event.number, event.attempt)} ===`);
         return;
       case 'job-output': {
         const seen = (lineCounts.get(event.id) ?? 0) + 1;
@@ -72,6 +72,9 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
         return;
       case 'host-connected':
       case 'queue-size':
+        return;
+      case 'steer':
+        sinks.err(`pegasus: ${steerText(event)}\n`);
         return;
       case 'job-unrunnable':
         sinks.err(`pegasus: not running \`${oneLine(event.job.command)}\`: it ${event.reason}; recorded in failed.yaml.\n`);
@@ -112,12 +115,34 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
   };
 }
 
+/** " (job 3)", " (job 3, attempt 2)": the number `pegasus kill` takes (issue 14). */
+function jobTag(number: number | undefined, attempt: number): string {
+  const parts = [...(number === undefined ? [] : [`job ${number}`]), ...(attempt > 1 ? [`attempt ${attempt}`] : [])];
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+/** What a steering request changed, in words. */
+export function steerText(event: Extract<RunEvent, { type: 'steer' }>): string {
+  const targets = event.targets && event.targets.length > 0 ? event.targets.join(', ') : undefined;
+  switch (event.action) {
+    case 'kill':
+      return `killing job ${(event.jobs ?? []).join(', ')} (pegasus kill)${event.requeue ? '; it goes back to the head of the queue' : ''}.`;
+    case 'pause':
+      return targets ? `paused ${targets}: no new jobs start there until resumed.` : 'paused: no new jobs are taken until `pegasus resume`; running jobs go on.';
+    case 'resume':
+      return targets ? `resumed ${targets}.` : 'resumed: taking jobs again.';
+    case 'drain':
+      return `draining ${targets ?? ''}: running jobs finish there, no new ones start (back with \`pegasus resume\`).`;
+  }
+}
+
 /** "done (exit 0, 3.2s)", "done (signal SIGKILL, 1.0s)", "lost connection (...)". */
 export function describeEnd(result: ExecResult): string {
   const seconds = `${(result.durationMs / 1000).toFixed(1)}s`;
   if (result.stopUnconfirmed) return `${result.timedOut ? 'timed out' : 'cancelled'} after ${seconds}, not confirmed stopped: ${result.stopUnconfirmed.message}`;
   if (result.transportError) return `lost connection after ${seconds}: ${result.transportError.message}`;
   if (result.timedOut) return `timed out after ${seconds}, stopped`;
+  if (result.killed) return `killed (${seconds})`;
   if (result.cancelled) return `cancelled (${seconds})`;
   if (result.signal) return `done (signal ${result.signal}, ${seconds})`;
   return `done (exit ${result.exitCode ?? '?'}, ${seconds})`;

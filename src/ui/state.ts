@@ -9,6 +9,8 @@ export interface RunningJob {
   readonly since: number;
   readonly attempt: number;
   readonly slots?: readonly number[];
+  /** The job's number in the run, as `pegasus kill` takes it. */
+  readonly number?: number;
 }
 
 /** One sub-node's row. */
@@ -19,6 +21,8 @@ export interface SubNodeView {
   readonly jobs: Map<number, RunningJob>;
   /** Which of its slots are in use, when it has more than one. */
   readonly occupancy?: boolean[];
+  /** `pegasus pause HOST` or `drain HOST` (issue 14): it starts no new job. */
+  held?: 'paused' | 'draining';
 }
 
 /** The oldest job running on a sub-node, if any. */
@@ -47,6 +51,8 @@ export interface ViewState {
   waiting?: 'queue-empty' | 'queue-missing' | 'queue-broken';
   /** Ctrl-C was pressed: 'drain' takes no new jobs, 'cancel' stops running ones. */
   stop?: 'drain' | 'cancel';
+  /** `pegasus pause`: the run takes no new jobs. */
+  paused?: boolean;
 }
 
 export function initialState(subnodes: readonly SubNodeRef[], now: number = Date.now()): ViewState {
@@ -66,7 +72,7 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
       const row = state.subnodes[event.subnode.index];
       if (row) {
         row.state = 'running';
-        row.jobs.set(event.id, { command: event.command, since: now, attempt: event.attempt, ...(event.slots ? { slots: event.slots } : {}) });
+        row.jobs.set(event.id, { command: event.command, since: now, attempt: event.attempt, ...(event.number === undefined ? {} : { number: event.number }), ...(event.slots ? { slots: event.slots } : {}) });
         if (row.occupancy) for (const i of event.slots ?? []) row.occupancy[i] = true;
       }
       state.totals.running += 1;
@@ -88,6 +94,21 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
         // back in the queue: neither done nor failed
       } else if (ok) state.totals.done += 1;
       else state.totals.failed += 1;
+      return true;
+    }
+    case 'steer': {
+      if (event.action === 'kill') return false;
+      const targets = event.targets ?? [];
+      if (targets.length === 0) {
+        state.paused = event.action === 'pause';
+        if (event.action === 'resume') for (const row of state.subnodes) delete row.held;
+        return true;
+      }
+      for (const row of state.subnodes) {
+        if (!targets.includes(row.ref.host) && !targets.includes(row.ref.label)) continue;
+        if (event.action === 'resume') delete row.held;
+        else row.held = event.action === 'drain' ? 'draining' : 'paused';
+      }
       return true;
     }
     case 'host-connected':

@@ -70,7 +70,7 @@ test('without --requeue-interrupted, jobs of a killed run are reported (and stay
   assert.match(report.stderr, /run with --requeue-interrupted/);
   const requeue = await runPegasus(['q', '--requeue-interrupted', '--timeout', '1s'], { cwd: ws.dir });
   assert.match(requeue.stderr, /put 1 job that an earlier run took and never finished back at the head of the queue/);
-  assert.match(requeue.stdout, /=== run echo started; sleep 300 ===/);
+  assert.match(requeue.stdout, /=== run echo started; sleep 300 \(job 1\) ===/);
   const quiet = await runPegasus(['q'], { cwd: ws.dir });
   assert.doesNotMatch(quiet.stderr, /never finished/);
 });

@@ -97,7 +97,7 @@ test('--retry-failed retries a job that exits non-zero (up to --retries); withou
   const twice = await retrying.run('--retry-failed', '--retries', '1');
   assert.equal(twice.code, 0, twice.stderr);
   assert.match(twice.stdout, /=== done \(exit 5, [\d.]+s\), will be retried on the next free sub-node ===/);
-  assert.match(twice.stdout, /\(attempt 2\) ===\n\[localhost\] second-try$/m);
+  assert.match(twice.stdout, /, attempt 2\) ===\n\[localhost\] second-try$/m);
   assert.match(twice.stderr, /1 job needed more than one attempt/);
   assert.equal(await retrying.read('failed.yaml'), '<missing>');
 });

@@ -48,7 +48,7 @@ test('a run drains the queue: framed, prefixed output, consumed.yaml in canonica
   });
   const result = await runPegasus(['q'], { cwd: ws.dir });
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /^\[localhost \(slot=\d\)\] === run printf "a\\rb\\n" ===$/m);
+  assert.match(result.stdout, /^\[localhost \(slot=\d\)\] === run printf "a\\rb\\n" \(job \d+\) ===$/m);
   assert.match(result.stdout, /^\[localhost \(slot=\d\)\] a$/m);
   assert.match(result.stdout, /^\[localhost \(slot=\d\)\] b$/m);
   assert.match(result.stdout, /^\[localhost \(slot=\d\)\] lr=1e-3$/m);

@@ -33,7 +33,7 @@ test('sshd of one host dies while its job runs: the job is retried on the other 
   assert.equal(result.code, 0, result.stderr);
   const job = started[1];
   assert.match(result.stdout, /^\[node1\] === lost connection after [\d.]+s: .*, will be retried on the next free sub-node ===$/m);
-  assert.match(result.stdout, new RegExp(`^\\[node2\\] === run echo start-${job}-on-node2; .* \\(attempt 2\\) ===$`, 'm'));
+  assert.match(result.stdout, new RegExp(`^\\[node2\\] === run echo start-${job}-on-node2; .* \\(job \\d+, attempt 2\\) ===$`, 'm'));
   assert.match(result.stdout, new RegExp(`^\\[node2\\] done-${job}-on-node2$`, 'm'));
   assert.match(result.stderr, /host node1: .*; reconnecting in 1s\./);
   assert.match(result.stderr, /host node1: cannot connect to node1: .* refused the connection/, 'quarantined after the reconnects failed');
@@ -90,7 +90,7 @@ test('a link that goes silent with the default keepalive (no ServerAliveInterval
     const result = await within(pegasus.exited, AbortSignal.timeout(60_000), 'pegasus was still running 60 s after its host went silent');
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^\[node1\] === lost connection after [\d.]+s: the connection to node1 was lost \(no answer for 15s\), will be retried/m);
-    assert.match(result.stdout, new RegExp(`^\\[node2\\] === run echo pgid=\\$\\$ on node2 job ${match[2]}; .* \\(attempt 2\\) ===$`, 'm'));
+    assert.match(result.stdout, new RegExp(`^\\[node2\\] === run echo pgid=\\$\\$ on node2 job ${match[2]}; .* \\(job \\d+, attempt 2\\) ===$`, 'm'));
     assert.match(result.stdout, new RegExp(`^\\[node2\\] done ${match[2]}$`, 'm'));
     assert.match(result.stderr, /2 jobs run, 2 succeeded/);
     assert.equal(await readFile(path.join(dir, 'queue.yaml'), 'utf8'), '');

@@ -24,7 +24,7 @@ test('during a run: the live pegasus by pid, what runs on which sub-node and sin
   // One 4-slot sub-node: the 2-slot job holds slots 0-1 until the test opens the gate; the 4-slot job behind it waits (FIFO).
   const dir = await workspace('- hostname: localhost\n  slots: 4\n', '- command: read x < gate\n  slots: 2\n- command: echo wide\n  slots: 4\n- echo last\n');
   const run = startPegasus(['q', '--plain'], { cwd: dir });
-  await run.stdout(/=== run read x < gate ===/);
+  await run.stdout(/=== run read x < gate \(job 1\) ===/);
   const status = await runPegasus(['status'], { cwd: dir });
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, new RegExp(`^run pid ${run.pid} \\(alive\\), taking jobs since [\\d:]+: 1 running, 0 finished$`, 'm'));

@@ -77,6 +77,7 @@ export function totalsLine(state: ViewState): string {
   const parts = [`done ${t.done}`, `failed ${t.failed}`, `running ${t.running}`, `retried ${t.retried}`];
   if (t.queued !== undefined) parts.push(`queued ${t.queued} entr${t.queued === 1 ? 'y' : 'ies'}`);
   if (state.lockedBy) parts.push(`queue locked by ${state.lockedBy.pid ? `pid ${state.lockedBy.pid}` : 'another process'}${state.lockedBy.what ? ` (${state.lockedBy.what})` : ''}`);
+  if (state.paused) parts.push('paused (pegasus resume)');
   if (state.waiting === 'queue-empty') parts.push('waiting for queue changes');
   if (state.waiting === 'queue-missing') parts.push('queue file missing, waiting for it');
   if (state.waiting === 'queue-broken') parts.push('queue file has an error, waiting for a fix');

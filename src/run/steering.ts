@@ -1,0 +1,132 @@
+// What `pegasus kill`, `pause`, `resume` and `drain` change in a run (issue 14): per-job kill signals, and whether the run or a sub-node takes jobs.
+import { setMaxListeners } from 'node:events';
+import { type SubNode } from '../config/hosts.js';
+import { type ControlReply, type ControlRequest } from '../control/protocol.js';
+import { type RunEvent } from './events.js';
+
+/** How `pegasus kill` asked a job to end. */
+export type KillKind = 'killed' | 'requeue';
+
+interface Running {
+  readonly number: number;
+  readonly label: string;
+  readonly controller: AbortController;
+}
+
+/**
+ * The run's steering state. The modes ask it for each attempt's kill signal and whether a
+ * sub-node may take a job; the control endpoint changes it. Nothing here stops a job by itself:
+ * a kill aborts the attempt's signal, which the executor already obeys (DESIGN: no second way to stop).
+ */
+export class Steering {
+  private readonly emit: (event: RunEvent) => void;
+  private readonly subnodes: readonly SubNode[];
+  private readonly running = new Set<Running>();
+  private readonly kills = new Map<number, KillKind>();
+  private paused = false;
+  /** Hosts or sub-node labels that take no jobs. */
+  private readonly held = new Set<string>();
+  private listeners: (() => void)[] = [];
+
+  constructor(subnodes: readonly SubNode[], emit: (event: RunEvent) => void) {
+    this.subnodes = subnodes;
+    this.emit = emit;
+  }
+
+  /** The signal of one attempt of job `number` on a sub-node; call the returned end() when it is over. */
+  attempt(number: number, subnode: SubNode): { readonly signal: AbortSignal; readonly end: () => void } {
+    const entry: Running = { number, label: subnode.label, controller: new AbortController() };
+    setMaxListeners(0, entry.controller.signal);
+    this.running.add(entry);
+    return { signal: entry.controller.signal, end: () => this.running.delete(entry) };
+  }
+
+  /** Whether (and how) `pegasus kill` ended job `number`. */
+  killedAs(number: number): KillKind | undefined {
+    return this.kills.get(number);
+  }
+
+  /** Whether the run as a whole takes jobs from the queue. */
+  get taking(): boolean {
+    return !this.paused;
+  }
+
+  /** Whether a sub-node may start a job now. */
+  mayPlace(subnode: SubNode): boolean {
+    return !this.paused && !this.held.has(subnode.host) && !this.held.has(subnode.label);
+  }
+
+  /** Resolves at the next change of taking (or when `signal` aborts). */
+  changed(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = (): void => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      signal?.addEventListener('abort', done, { once: true });
+      this.listeners.push(done);
+    });
+  }
+
+  /** Calls `listener` at every change of taking (the placement wakes its loops). */
+  onChange(listener: () => void): void {
+    const again = (): void => {
+      listener();
+      this.listeners.push(again);
+    };
+    this.listeners.push(again);
+  }
+
+  private notify(): void {
+    const listeners = this.listeners;
+    this.listeners = [];
+    for (const listener of listeners) listener();
+  }
+
+  /** Answers one control request. */
+  handle(request: ControlRequest): ControlReply {
+    switch (request.op) {
+      case 'jobs':
+      case 'state':
+        return { ok: true, jobs: this.jobs(), paused: this.paused, held: [...this.held] };
+      case 'kill':
+        return this.kill(request.jobs, request.requeue);
+      case 'pause':
+      case 'resume':
+      case 'drain':
+        return this.hold(request.op, request.targets);
+    }
+  }
+
+  private jobs(): { number: number; subnode: string }[] {
+    return [...this.running].map((r) => ({ number: r.number, subnode: r.label }));
+  }
+
+  private kill(numbers: readonly number[], requeue: boolean): ControlReply {
+    const missing = numbers.filter((n) => ![...this.running].some((r) => r.number === n));
+    // All or nothing: an unknown job changes nothing.
+    if (missing.length > 0) return { ok: false, error: `not running here: job ${missing.join(', ')}` };
+    for (const number of numbers) {
+      this.kills.set(number, requeue ? 'requeue' : 'killed');
+      for (const r of this.running) if (r.number === number) r.controller.abort();
+      this.emit({ type: 'steer', action: 'kill', jobs: [number], requeue });
+    }
+    return { ok: true, killed: numbers };
+  }
+
+  private hold(op: 'pause' | 'resume' | 'drain', targets: readonly string[]): ControlReply {
+    const known = new Set(this.subnodes.flatMap((s) => [s.host, s.label]));
+    const unknown = targets.filter((t) => !known.has(t));
+    if (unknown.length > 0) return { ok: false, error: `no such host or sub-node in this run: ${unknown.join(', ')}` };
+    if (op === 'drain' && targets.length === 0) return { ok: false, error: 'drain needs a host' };
+    if (targets.length === 0) {
+      this.paused = op === 'pause';
+      if (op === 'resume') this.held.clear();
+    }
+    else for (const t of targets) op === 'resume' ? this.held.delete(t) : this.held.add(t);
+    this.emit({ type: 'steer', action: op, targets });
+    this.notify();
+    return { ok: true, paused: this.paused, held: [...this.held] };
+  }
+}

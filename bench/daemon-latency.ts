@@ -16,7 +16,7 @@ try {
   for (let i = 0; i < ROUNDS; i++) {
     const start = performance.now();
     await appendFile(path.join(dir, 'queue.yaml'), `- echo tick-${i}\n`);
-    await daemon.stdout(new RegExp(`=== run echo tick-${i} ===`));
+    await daemon.stdout(new RegExp(`=== run echo tick-${i} \\(job`));
     latencies.push(performance.now() - start);
     await daemon.stdout(new RegExp(`tick-${i}\\n[^\\n]*=== done`));
   }

@@ -10,6 +10,8 @@ import { journalDirOf, readRuns, type RunRecord } from '../run/journal.js';
 import { type LogIndexEntry } from '../ui/logs.js';
 import { elapsed, slotBar } from '../ui/live/format.js';
 import { oneLine } from '../ui/plain.js';
+import { askRuns, type RunReply } from '../control/client.js';
+import { controlDirOf } from '../control/place.js';
 import { EXIT } from './exit.js';
 
 export interface StatusFlags {
@@ -40,6 +42,8 @@ export async function showStatus(flags: StatusFlags): Promise<number> {
   const interrupted = runs.filter((r) => !r.alive && r.open.length > 0);
   const failures = await lastFailures(flags.logDir ?? path.join(folder, '.pegasus', 'logs'));
   const slotsOf = await slotCounts(flags.hostsFile);
+  // What the running runs say about themselves (job numbers, paused or held hosts); another user's runs do not answer (issue 14).
+  const steer = await askRuns(controlDirOf(path.resolve(flags.queueFile)), { op: 'state' }).catch((): RunReply[] => []);
 
   if (flags.json) {
     process.stdout.write(
@@ -49,6 +53,7 @@ export async function showStatus(flags: StatusFlags): Promise<number> {
         lock: locked ? { held: true, ...(owner ?? {}) } : { held: false },
         runs: runs.map((r) => ({ pid: r.pid, alive: r.alive, since: r.firstAt ?? null, finished: r.finished, open: r.open })),
         lastFailures: failures,
+        steering: steer.filter((r) => r.reply.ok).map((r) => ({ pid: r.pid, ...r.reply, ok: undefined })),
       })}\n`,
     );
     return EXIT.ok;
@@ -59,7 +64,11 @@ export async function showStatus(flags: StatusFlags): Promise<number> {
   out.push(`${flags.queueFile}: ${queued}`);
   if (owner) out.push(`  locked by pid ${owner.pid} (${owner.what}) since ${clock(owner.since)}`);
   else if (locked) out.push('  locked for a moment (a pegasus is taking or adding jobs)');
-  for (const run of alive) out.push(...describeRun(run, now, slotsOf));
+  for (const run of alive) {
+    out.push(...describeRun(run, now, slotsOf));
+    const reply = steer.find((r) => r.pid === run.pid)?.reply;
+    if (reply?.ok) out.push(...steerLines(reply as unknown as SteerState));
+  }
   if (alive.length === 0) out.push('no pegasus is running on this queue.');
   for (const run of interrupted) {
     out.push(`run pid ${run.pid} died with ${run.open.length} job${run.open.length === 1 ? '' : 's'} unfinished (in consumed.yaml; \`pegasus q --requeue-interrupted\` puts them back):`);
@@ -145,4 +154,18 @@ function jobText(job: string | Record<string, string>): string {
 
 function clock(ms: number): string {
   return new Date(ms).toLocaleTimeString('en-GB');
+}
+
+/** A run's answer to the control endpoint's `state` request. */
+interface SteerState {
+  readonly jobs: readonly { readonly number: number; readonly subnode: string }[];
+  readonly paused: boolean;
+  readonly held: readonly string[];
+}
+
+/** The run's taking state, its hosts that are held, and its running jobs' numbers (for `pegasus kill`). */
+function steerLines(state: SteerState): string[] {
+  const lines = [`  ${state.paused ? 'paused: taking no jobs (pegasus resume)' : 'taking jobs'}${state.held.length ? `; paused or draining: ${state.held.join(', ')}` : ''}`];
+  for (const job of state.jobs) lines.push(`  job ${job.number} runs on [${job.subnode}]`);
+  return lines;
 }

@@ -91,11 +91,13 @@ test('pause: the next job is not taken while paused (running one finishes); resu
   const paused = await ws.pegasus('pause');
   assert.equal(paused.code, 0, paused.stderr);
   await run.stderr(/paused: no new jobs are taken until `pegasus resume`/);
+  const status = await ws.pegasus('status');
+  assert.match(status.stdout, /^ {2}paused: taking no jobs \(pegasus resume\)\n {2}job 1 runs on \[localhost\]$/m);
   await writeFile(gate, 'first\n');
   await run.stdout(/\[localhost\] first\n\[localhost\] === done \(exit 0/);
   // The job has ended and its sub-node looked for work: the queue still holds the next entry.
-  const status = await ws.pegasus('pause', 'localhost');
-  assert.equal(status.code, 0);
+  const held = await ws.pegasus('pause', 'localhost');
+  assert.equal(held.code, 0);
   assert.equal(await ws.read('queue.yaml'), '- echo second\n');
   assert.doesNotMatch(run.output().stdout, /echo second/);
   const resumed = await ws.pegasus('resume');

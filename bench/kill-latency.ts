@@ -20,11 +20,15 @@ async function measure(host: string, sshConfig: string): Promise<number[]> {
     for (let i = 0; i < ROUNDS; i++) {
       const pgid = Number((await run.stdout(new RegExp(`pgid-${i}=(\\d+)`)))[1]);
       const start = performance.now();
-      const client = spawn(process.execPath, [CLI, 'kill', String(i + 1)], { cwd: dir, stdio: 'ignore' });
+      const client = spawn(process.execPath, [CLI, 'kill', String(i + 1)], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+      const closed = new Promise<number | null>((resolve) => client.on('close', resolve));
       // Measuring, not synchronizing: the group is read from /proc (zombies do not count) every millisecond until it is gone.
-      while ((await liveInGroup(pgid)).length > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      while ((await liveInGroup(pgid)).length > 0) {
+        if (client.exitCode !== null && client.exitCode !== 0) throw new Error(`pegasus kill ${i + 1} exited ${client.exitCode}`);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
       latencies.push(performance.now() - start);
-      await new Promise((resolve) => client.on('close', resolve));
+      await closed;
     }
     await run.exited;
     return latencies;

@@ -59,7 +59,7 @@ test('in a terminal: coloured prefixed output above a live panel of sub-nodes an
     'the totals and the output after two jobs',
   );
   assert.match(running, /^── pegasus q · queue\.yaml · 2 sub-nodes · \d+s ─+$/m, running);
-  assert.match(running, /^● localhost \(slot=0\)\s+\d+s {2}echo started; read line < gate; echo released \$line$/m);
+  assert.match(running, /^● localhost \(slot=0\)\s+\d+s {2}#1 echo started; read line < gate; echo released \$line$/m);
   assert.match(running, /^○ localhost \(slot=1\) {2}idle$/m);
   assert.match(running, /^\[localhost \(slot=0\)\] started$/m);
   assert.match(running, /^\[localhost \(slot=1\)\] quick$/m);

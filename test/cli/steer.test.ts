@@ -131,8 +131,9 @@ test('a stale socket of a dead run is ignored and removed; malformed requests ge
   execFileSync('python3', ['-c', `import socket; s=socket.socket(socket.AF_UNIX); s.bind('${control}/999999.sock')`]);
   const reply = execFileSync('python3', [
     '-c',
-    `import socket; s=socket.socket(socket.AF_UNIX); s.connect('${control}/${run.pid}.sock'); s.sendall(b'not json\\n{"op":"nope"}\\n'); print(s.makefile().readline().strip()); print(s.makefile().readline().strip())`,
-  ]).toString();
+    // One reader for both replies: a second makefile() would miss a reply the first one had buffered.
+    `import socket; s=socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect('${control}/${run.pid}.sock'); s.sendall(b'not json\\n{"op":"nope"}\\n'); f=s.makefile(); print(f.readline().strip()); print(f.readline().strip())`,
+  ], { timeout: 15_000 }).toString();
   assert.match(reply, /"ok":false,"error":"the request is not JSON"/);
   const killed = await ws.pegasus('kill', '1');
   assert.equal(killed.code, 0, killed.stderr);

@@ -117,13 +117,14 @@ export class HostGuard {
    * in use (it was killed, or it stopped its jobs because the link went silent).
    */
   static async start(client: Client, host: string, onEnd: () => void): Promise<{ guard?: HostGuard; dialect?: Dialect }> {
+    const deadline = Date.now() + START_MS;
     const probed = await startProbed(client, GUARD, 'pegasus-guard', START_MS);
     if (probed.kind === 'unavailable') return {};
     if (probed.kind === 'shell') throw new TransportError(host, 'shell', shellProblem(host, client, probed));
     const { channel, dialect } = probed;
     const fifo = await new Promise<string | undefined>((resolve) => {
       let text = probed.rest;
-      const timer = setTimeout(() => done(undefined), START_MS);
+      const timer = setTimeout(() => done(undefined), Math.max(0, deadline - Date.now()));
       const done = (value: string | undefined): void => {
         clearTimeout(timer);
         channel.removeListener('data', onData).removeListener('close', onClose);
@@ -197,7 +198,6 @@ export class HostGuard {
     if (!this.ended) this.channel.write(`${line}\n`);
   }
 }
-
 
 /** The paragraph for a host whose login shell can run nothing of pegasus's. */
 function shellProblem(host: string, client: Client, probed: { output: string; exitCode: number | null; shell: string | undefined }): string {

@@ -1,14 +1,11 @@
 // `pegasus q` and `pegasus b`: load the files, connect, run the mode, print, and say which exit code the outcome means.
-import { setMaxListeners } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { parseDuration } from '../config/duration.js';
-import { isLocalHost, loadHosts, type SubNode } from '../config/hosts.js';
-import { checkCollisions, checkEntry, expandEntry, parseQueue } from '../config/jobs.js';
+import { loadHosts, type SubNode } from '../config/hosts.js';
+import { checkCollisions, checkEntry, parseQueue } from '../config/jobs.js';
 import { ConfigError } from '../errors.js';
-import { LocalExecutor } from '../exec/local.js';
-import { danglingLink, locate } from '../queue/link.js';
+import { readQueueText } from '../queue/text.js';
 import { QueueStore, queueFilesOf } from '../queue/store.js';
 import { runBroadcast } from '../run/broadcast-mode.js';
 import { type RunEvent, type RunSummary } from '../run/events.js';
@@ -17,13 +14,16 @@ import { runQueue } from '../run/queue-mode.js';
 import { Steering } from '../run/steering.js';
 import { ControlServer } from '../control/server.js';
 import { controlDirOf } from '../control/place.js';
-import { refOf, type ExecutorOrError } from '../run/sessions.js';
-import { entryCounter } from '../queue/count.js';
+import { refOf } from '../run/sessions.js';
 import { summaryJson } from '../ui/json.js';
 import { JobLogs } from '../ui/logs.js';
 import { broadcastSummaryText, summaryText } from '../ui/plain.js';
 import { EXIT } from './exit.js';
+import { openConnections, type Connections } from './connections.js';
+import { dryRun } from './dry-run.js';
+import { countQueueNow } from './queue-size.js';
 import { openScreen } from './screen.js';
+import { stopOnSignals } from './signals.js';
 
 /** The flags q and b share (Pegasus-compatible names). */
 export interface RunFlags {
@@ -203,134 +203,6 @@ async function accountForInterrupted(store: QueueStore, flags: RunFlags, say: (t
         'pegasus: run with --requeue-interrupted to put them back at the head of the queue.\n',
     );
   }
-}
-
-/**
- * Ctrl-C and SIGTERM (issue 5). The first Ctrl-C stops taking jobs and lets running ones finish;
- * a second Ctrl-C, or SIGTERM at any time, cancels running jobs (they go back to the queue).
- */
-function stopOnSignals(say: (event: RunEvent) => void): {
-  drain: AbortSignal;
-  cancel: AbortSignal;
-  code: () => number | undefined;
-  dispose: () => void;
-} {
-  const drain = new AbortController();
-  const cancel = new AbortController();
-  // Every running job and every idle sub-node loop listens to these: hundreds of listeners are the design, not a leak.
-  setMaxListeners(0, drain.signal, cancel.signal);
-  let code: number | undefined;
-  const onSigint = (): void => {
-    code ??= EXIT.interrupted;
-    if (!drain.signal.aborted) {
-      drain.abort();
-      say({ type: 'stop-requested', stage: 'drain' });
-    } else if (!cancel.signal.aborted) {
-      cancel.abort();
-      say({ type: 'stop-requested', stage: 'cancel' });
-    }
-  };
-  const onSigterm = (): void => {
-    code ??= EXIT.terminated;
-    drain.abort();
-    if (!cancel.signal.aborted) {
-      cancel.abort();
-      say({ type: 'stop-requested', stage: 'cancel' });
-    }
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
-  return {
-    drain: drain.signal,
-    cancel: cancel.signal,
-    code: () => code,
-    dispose: () => {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
-    },
-  };
-}
-
-/** `--dry-run`: expand and check everything, run nothing, write nothing. */
-async function dryRun(subnodes: readonly SubNode[], flags: RunFlags): Promise<number> {
-  const entries = parseQueue(await readQueueText(flags.queueFile, { missingOk: false }), flags.queueFile);
-  const out: string[] = [`sub-nodes (${subnodes.length}):`];
-  for (const subnode of subnodes) out.push(`  [${subnode.label}]`);
-  const jobs = entries.flatMap((entry) => {
-    checkEntry(entry, subnodes);
-    return expandEntry(entry);
-  });
-  out.push(`jobs (${jobs.length}):`);
-  jobs.forEach((job, i) => {
-    const params = job.params.length ? `   (${job.params.map(([k, v]) => `${k}=${v}`).join(', ')})` : '';
-    out.push(`  ${i + 1}. ${job.command.replace(/\n/g, '\n     ')}${params}`);
-  });
-  out.push('every job renders on every sub-node; nothing was run and no file was changed.');
-  process.stdout.write(`${out.join('\n')}\n`);
-  return EXIT.ok;
-}
-
-/** The queue file's text; a missing file is an error unless the daemon may wait for it. */
-export async function readQueueText(file: string, options: { readonly missingOk: boolean }): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if (options.missingOk && (error as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    const dangling = (await locate(file)).dangling;
-    if (dangling !== undefined) throw danglingLink(file, dangling);
-    throw new ConfigError(`Cannot read the queue file ${file}: ${(error as Error).message}.`, {
-      place: { file },
-      fix: 'Create it with one command per line, e.g. `- echo hello`, or point to it with --queue-file.',
-      cause: error,
-    });
-  }
-}
-
-/** Executors per sub-node: local ones for localhost, pooled SSH connections for the rest. */
-/** The executors of a run's sub-nodes, shared per host. */
-interface Connections {
-  readonly executorFor: (subnode: SubNode) => Promise<ExecutorOrError>;
-  readonly close: () => Promise<void>;
-}
-
-/** Sets up the executors and starts connecting to every remote host at once (each host's first connection decides whether it is reachable). */
-async function openConnections(flags: RunFlags, subnodes: readonly SubNode[]): Promise<Connections> {
-  const local = new LocalExecutor();
-  // ssh2 is loaded only when a remote host is named, so local runs start fast.
-  const remote = subnodes.some((s) => !isLocalHost(s.host))
-    ? new (await import('../exec/pool.js')).SshPool({
-        ...(flags.sshConfig ? { configFile: flags.sshConfig } : {}),
-        ...(flags.maxSessions ? { maxSessions: flags.maxSessions } : {}),
-        ...(flags.maxStartups ? { maxStartups: flags.maxStartups } : {}),
-      })
-    : undefined;
-  // The outcome is kept by the pool; the modes read it through executorFor.
-  if (remote) for (const host of new Set(subnodes.filter((s) => !isLocalHost(s.host)).map((s) => s.host))) void remote.executorFor(host);
-  return {
-    executorFor: async (subnode) => (isLocalHost(subnode.host) || !remote ? { executor: local } : remote.executorFor(subnode.host)),
-    close: async () => remote?.close(),
-  };
-}
-
-/** How often the queue's entries are counted for the panel and the progress line (a stat; a read only when it changed). */
-const COUNT_EVERY_MS = 1000;
-
-/** Emits `queue-size` now and every couple of seconds; returns the function that stops it. */
-function countQueueNow(file: string, emit: (event: RunEvent) => void): () => void {
-  const count = entryCounter(file);
-  const tick = (): void => {
-    void count().then((entries) => {
-      if (entries !== undefined && !stopped) emit({ type: 'queue-size', entries });
-    });
-  };
-  let stopped = false;
-  tick();
-  const timer = setInterval(tick, COUNT_EVERY_MS);
-  timer.unref();
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-  };
 }
 
 /** How far a terminal, pipe or log file may fall behind before jobs' output is read no faster than it drains. */

@@ -11,6 +11,7 @@ import { runBroadcast } from '../run/broadcast-mode.js';
 import { type RunEvent, type RunSummary } from '../run/events.js';
 import { collectInterrupted, forgetJournals, Journal, journalDirOf } from '../run/journal.js';
 import { runQueue } from '../run/queue-mode.js';
+import { Roster } from '../run/roster.js';
 import { Steering } from '../run/steering.js';
 import { ControlServer } from '../control/server.js';
 import { controlDirOf } from '../control/place.js';
@@ -21,6 +22,7 @@ import { broadcastSummaryText, summaryText } from '../ui/plain.js';
 import { EXIT } from './exit.js';
 import { openConnections, type Connections } from './connections.js';
 import { dryRun } from './dry-run.js';
+import { liveHosts } from './hosts-live.js';
 import { countQueueNow } from './queue-size.js';
 import { openScreen } from './screen.js';
 import { stopOnSignals } from './signals.js';
@@ -113,16 +115,19 @@ async function runWithConnections(
   // chokidar loads only for the daemon.
   const watcher = flags.daemon ? await (await import('../queue/watch.js')).QueueWatcher.start(files.queue) : undefined;
   const journal = await Journal.open(journalDirOf(files.queue));
+  // Who is in the run: pause, drain and edits of hosts.yaml change it while it goes on (issue 14).
+  const roster = new Roster(subnodes, print);
   const store = new QueueStore(files, {
-    check: (entry) => checkEntry(entry, subnodes),
+    check: (entry) => checkEntry(entry, roster.subnodes),
     onLockNotice: (notice) => print({ type: 'lock-notice', notice }),
     onTaken: (jobs) => journal.taken(jobs),
     onKept: (jobs) => journal.kept(jobs),
   });
   await accountForInterrupted(store, flags, screen.say);
   // `pegasus kill`, `pause`, `resume`, `drain` from another terminal reach this run here (issue 14).
-  const steering = new Steering(subnodes, print);
+  const steering = new Steering(roster, print);
   const control = await ControlServer.listen(controlDirOf(files.queue), (request) => steering.handle(request));
+  const hostsFile = liveHosts(flags.hostsFile, files.queue, roster, print);
   const common = {
     backpressure: () => {
       const slow = [process.stdout, process.stderr].find((s) => s.writableLength > BEHIND_BYTES) ?? logs.behind(BEHIND_BYTES);
@@ -132,6 +137,7 @@ async function runWithConnections(
     store,
     journal,
     executorFor: connections.executorFor,
+    hangUp: connections.hangUp,
     emit: print,
     signal: stop.drain,
     steering,
@@ -159,7 +165,9 @@ async function runWithConnections(
       await report(summaryText(summary, (id) => logs.pathOf(id)), summary);
     } else {
       const broadcast = await runBroadcast({ ...common, errorAborts: flags.errorAborts ?? false });
-      await report(broadcastSummaryText(broadcast, subnodes.map(refOf)), broadcast);
+      // A column for every sub-node that was in the run at some point (hosts.yaml may have changed).
+      const columns = new Map([...subnodes.map(refOf), ...broadcast.rounds.flatMap((r) => r.cells.map((c) => c.subnode))].map((s) => [s.index, s]));
+      await report(broadcastSummaryText(broadcast, [...columns.values()].sort((a, b) => a.index - b.index)), broadcast);
       const tooSmall = broadcast.rounds.some((round) => round.cells.some((cell) => cell.skipped !== undefined));
       if (broadcast.aborted || broadcast.unreachable.length > 0 || tooSmall) return stop.code() ?? EXIT.failed;
       summary = broadcast;
@@ -171,6 +179,7 @@ async function runWithConnections(
     return summary.failed.length > 0 || summary.stranded || (summary.unrunnable?.length ?? 0) > 0 ? EXIT.failed : EXIT.ok;
   } finally {
     stopCounting();
+    await hostsFile.close();
     await control.close();
     await screen.close();
     stop.dispose();

@@ -63,6 +63,14 @@ export class SshPool {
     return error ? { error } : { executor: entry };
   }
 
+  /** Closes one host's connections (drained or removed, issue 14); its next use connects afresh. */
+  async hangUp(host: string): Promise<void> {
+    const entry = this.hosts.get(host);
+    if (!entry) return;
+    this.hosts.delete(host);
+    await entry.close();
+  }
+
   /** Closes every connection, in bounded time whatever the hosts do (issue 13); connections still opening are abandoned. */
   async close(): Promise<void> {
     await Promise.all([...this.hosts.values()].map((entry) => entry.close()));

@@ -6,6 +6,7 @@ import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type Fa
 import { WriteFaults } from './faults.js';
 import { JobFeed } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';
+import { Roster } from './roster.js';
 import { SlotSet } from './slots.js';
 import { refOf, Sessions } from './sessions.js';
 
@@ -19,9 +20,16 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
   const started = performance.now();
   const { store, emit, signal } = options;
   const sessions = new Sessions(options.executorFor, emit);
-  const opened = await Promise.all(options.subnodes.map(async (subnode) => ({ subnode, exec: await sessions.open(subnode, signal) })));
-  const live = opened.filter((o): o is { subnode: SubNode; exec: Executor } => o.exec !== undefined);
-  const unreachable = opened.filter((o) => !o.exec).map((o) => refOf(o.subnode));
+  // Who is in the run changes with drain and hosts.yaml edits (issue 14): each round goes to the sub-nodes in it then.
+  const roster = options.steering?.roster ?? new Roster(options.subnodes, emit);
+  /** Each sub-node's executor while it is in the run (undefined: its host could not be reached). */
+  const execs = new Map<SubNode, Executor | undefined>();
+  const open = async (subnodes: readonly SubNode[]): Promise<void> => {
+    await Promise.all(subnodes.filter((s) => !execs.has(s)).map(async (subnode) => execs.set(subnode, await sessions.open(subnode, signal))));
+  };
+  await open(roster.subnodes);
+  const live = roster.subnodes.filter((s) => execs.get(s) !== undefined);
+  const unreachable = roster.subnodes.filter((s) => execs.get(s) === undefined).map(refOf);
   const rounds: BroadcastRound[] = [];
   const failed: FailedJob[] = [];
   let okCount = 0;
@@ -49,21 +57,42 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
     return finish(undefined);
   }
 
+  /** Sub-nodes that left (drained, or gone from hosts.yaml) after a round: their hosts are hung up once none of theirs runs. */
+  const leave = async (): Promise<void> => {
+    for (const subnode of [...execs.keys()]) {
+      if (!roster.isLeaving(subnode) || roster.standing(subnode) === 'drained') continue;
+      execs.delete(subnode);
+      await roster.park(subnode, async (host) => {
+        sessions.forget(host);
+        await options.hangUp?.(host);
+      });
+    }
+  };
+
   for (;;) {
     const fed = await feed.next();
     if (!fed) break;
     const job = fed.job;
+    // Sub-nodes that joined, or came back from a drain, connect before the round starts.
+    const members = roster.subnodes;
+    for (const subnode of members) if (!roster.isLeaving(subnode) && !execs.has(subnode)) await roster.untilBack(subnode, stopTaking);
+    await open(members.filter((s) => !roster.isLeaving(s)));
     const cells = await Promise.all(
-      opened.map(async ({ subnode, exec }): Promise<BroadcastCell> => {
+      members.map(async (subnode): Promise<BroadcastCell> => {
         const ref = refOf(subnode);
+        const standing = roster.standing(subnode);
+        if (standing === 'drained' || standing === 'draining') return { subnode: ref, absent: 'drained' };
+        if (standing === 'removing' || standing === 'removed') return { subnode: ref, absent: 'removed' };
+        const exec = execs.get(subnode);
         if (!exec || sessions.isDead(subnode.host)) return { subnode: ref };
         // The same allocation rule as queue mode, on a sub-node that runs only this job (issue 8).
         const slots = new SlotSet(subnode.slots).find(job.slots ?? 1, job.allocationPolicy ?? 'first_fit');
         if (!slots) return { subnode: ref, skipped: `needs ${job.slots ?? 1} slots, has ${subnode.slots}` };
         // A paused or drained sub-node holds the barrier: the job starts there once it is resumed (issue 14).
         const steering = options.steering;
-        while (steering && !steering.mayPlace(subnode) && !stopTaking.aborted) await steering.changed(stopTaking);
-        if (stopTaking.aborted && steering && !steering.mayPlace(subnode)) return { subnode: ref, skipped: 'paused when the run stopped' };
+        while (!roster.mayPlace(subnode) && !roster.isLeaving(subnode) && !stopTaking.aborted) await roster.changed(stopTaking);
+        if (roster.isLeaving(subnode)) return { subnode: ref, absent: roster.standing(subnode) === 'draining' ? 'drained' : 'removed' };
+        if (stopTaking.aborted && !roster.mayPlace(subnode)) return { subnode: ref, skipped: 'paused when the run stopped' };
         const id = nextId++;
         const command = renderJob(job, subnode, { slots, job: fed.number, attempt: 1 });
         emit({ type: 'job-started', id, subnode: ref, job, command, attempt: 1, slots, number: fed.number });
@@ -95,6 +124,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
     const worst = failedCells[0]?.result ?? cells.find((c) => c.result)?.result;
     if (worst && (!cancelled || back)) await faults.attempt(() => options.journal?.finished(job, worst, cancelled));
     feed.done();
+    await leave();
     if (interrupted) break;
     if (options.errorAborts && cells.some((c) => c.result && !succeeded(c.result))) {
       aborted = true;

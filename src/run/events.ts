@@ -3,6 +3,7 @@ import { type Job } from '../config/jobs.js';
 import { type ConfigError, type FileError, type TransportError } from '../errors.js';
 import { type ExecResult, type StreamName } from '../exec/types.js';
 import { type LockNotice } from '../queue/lock.js';
+import { type Standing } from './roster.js';
 
 /** A sub-node as events name it. */
 export interface SubNodeRef {
@@ -73,7 +74,15 @@ export type RunEvent =
       readonly jobs?: readonly number[];
       readonly requeue?: boolean;
       readonly targets?: readonly string[];
-    };
+    }
+  /** A sub-node joined the run after it started (hosts.yaml gained it). */
+  | { readonly type: 'subnode-added'; readonly subnode: SubNodeRef }
+  /** Where a sub-node stands changed: paused, draining, drained (its host hung up), removing, removed, or taking again. */
+  | { readonly type: 'subnode-state'; readonly subnode: SubNodeRef; readonly state: Standing }
+  /** hosts.yaml changed during the run and was applied. */
+  | { readonly type: 'hosts-reloaded'; readonly file: string; readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] }
+  /** hosts.yaml changed and is not valid: nothing changed; said once per bad version. */
+  | { readonly type: 'hosts-error'; readonly error: ConfigError };
 
 /** A job that did not succeed, for the end summary. */
 export interface FailedJob {
@@ -114,6 +123,8 @@ export interface BroadcastCell {
   readonly result?: ExecResult;
   /** Why it did not run there, when it was not for a dead host (e.g. too few slots). */
   readonly skipped?: string;
+  /** It was out of the run for this job: drained, or removed from hosts.yaml (issue 14). */
+  readonly absent?: 'drained' | 'removed';
 }
 
 /** One job broadcast to every sub-node. */

@@ -29,8 +29,10 @@ export interface ModeOptions {
   readonly journal?: Journal;
   /** Whether the output's consumers are behind; jobs' output is read no faster than they keep up (bounded memory). */
   readonly backpressure?: () => Promise<void> | undefined;
-  /** `pegasus kill`, `pause`, `resume`, `drain` (issue 14). */
+  /** `pegasus kill`, `pause`, `resume`, `drain`, and hosts.yaml edits (issue 14). */
   readonly steering?: Steering;
+  /** Closes a host's connections: a drained or removed host's sub-nodes have all stopped (issue 14). The next job there connects again. */
+  readonly hangUp?: (host: string) => Promise<void>;
 }
 
 /** What an attempt asks its executor: the command, its output as job-output events, the run's cancel signal, the timeout, backpressure. */

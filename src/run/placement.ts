@@ -2,7 +2,7 @@
 import { type SubNode } from '../config/hosts.js';
 import { type JobFeed, type FedJob } from './feed.js';
 import { SlotSet } from './slots.js';
-import { type Steering } from './steering.js';
+import { type Roster } from './roster.js';
 
 /** How far past a waiting head --backfill looks (jobs taken from the queue file and held in memory). */
 const BACKFILL_WINDOW = 16;
@@ -14,7 +14,8 @@ export interface Placed {
 }
 
 export interface PlacementOptions {
-  readonly subnodes: readonly SubNode[];
+  /** The run's sub-nodes as they change; paused ones start nothing, leaving ones (drained, removed) end their loops (issue 14). */
+  readonly roster: Roster;
   readonly feed: JobFeed;
   readonly backfill: boolean;
   /** Sub-nodes of dead hosts take nothing. */
@@ -22,8 +23,6 @@ export interface PlacementOptions {
   /** A job needing more slots than any sub-node has: reported, and the queue goes on. */
   readonly onUnrunnable: (fed: FedJob, largest: number) => Promise<void>;
   readonly signal?: AbortSignal;
-  /** Paused or drained sub-nodes start nothing (issue 14). */
-  readonly steering?: Steering;
 }
 
 const need = (fed: FedJob): number => fed.job.slots ?? 1;
@@ -46,24 +45,36 @@ export class Placement {
   private readonly wanting = new Map<number, number>();
   private drained = false;
   private wakers: (() => void)[] = [];
+  private readonly done = new AbortController();
 
   constructor(options: PlacementOptions) {
     this.options = options;
-    for (const subnode of options.subnodes) this.slots.set(subnode.index, new SlotSet(subnode.slots));
     options.signal?.addEventListener('abort', () => this.wake(), { once: true });
-    options.steering?.onChange(() => this.wake());
+    options.roster.onChange(() => this.wake());
+  }
+
+  /** Aborted once the queue is exhausted: every job taken has been placed and the feed has no more. */
+  get finished(): AbortSignal {
+    return this.done.signal;
   }
 
   /** The most slots a sub-node whose host is still usable offers. */
   private get largest(): number {
     let largest = 0;
-    for (const subnode of this.options.subnodes) if (!this.options.isDead(subnode.host)) largest = Math.max(largest, subnode.slots);
+    for (const subnode of this.options.roster.subnodes) {
+      if (!this.options.isDead(subnode.host) && !this.options.roster.isLeaving(subnode)) largest = Math.max(largest, subnode.slots);
+    }
     return largest;
   }
 
   /** The slot set of a sub-node (for the panel and tests). */
   slotsOf(subnode: SubNode): SlotSet {
-    return this.slots.get(subnode.index) as SlotSet;
+    let slots = this.slots.get(subnode.index);
+    if (!slots) {
+      slots = new SlotSet(subnode.slots);
+      this.slots.set(subnode.index, slots);
+    }
+    return slots;
   }
 
   /** The next job for a loop of `subnode`, with its slots taken; undefined when the loop should end. */
@@ -71,13 +82,17 @@ export class Placement {
     const slots = this.slotsOf(subnode);
     for (;;) {
       if (this.failure !== undefined) throw this.failure;
-      if (this.options.signal?.aborted || this.options.isDead(subnode.host)) return undefined;
+      const { roster } = this.options;
+      if (this.options.signal?.aborted || this.options.isDead(subnode.host) || roster.isLeaving(subnode)) return undefined;
       // Jobs no sub-node can ever hold are reported and skipped.
       while (this.pending[0] && need(this.pending[0]) > this.largest) {
         const fed = this.pending.shift() as FedJob;
         await this.options.onUnrunnable(fed, this.largest);
+        this.checkFinished();
       }
-      if (this.options.steering && !this.options.steering.mayPlace(subnode)) {
+      // The queue is done: paused loops end too.
+      if (this.drained && this.pending.length === 0) return undefined;
+      if (!roster.mayPlace(subnode)) {
         await new Promise<void>((resolve) => this.wakers.push(resolve));
         continue;
       }
@@ -86,7 +101,6 @@ export class Placement {
       const head = this.pending[0];
       const wantsMore =
         !this.drained && slots.free > 0 && (head === undefined || (this.options.backfill && this.pending.length < BACKFILL_WINDOW));
-      if (!wantsMore && this.drained && this.pending.length === 0) return undefined;
       if (wantsMore) {
         this.wanting.set(subnode.index, (this.wanting.get(subnode.index) ?? 0) + 1);
         if (this.fetching < this.wanting.size) this.fetch();
@@ -104,6 +118,11 @@ export class Placement {
   release(subnode: SubNode, slots: readonly number[]): void {
     this.slotsOf(subnode).release(slots);
     this.wake();
+  }
+
+  /** Forgets a sub-node that left the run for good. */
+  forget(subnode: SubNode): void {
+    this.slots.delete(subnode.index);
   }
 
   /** Lets waiting loops look again (e.g. a host died, the run is stopping). */
@@ -137,7 +156,12 @@ export class Placement {
   private start(index: number, slots: SlotSet, at: number[]): Placed {
     const [fed] = this.pending.splice(index, 1);
     slots.take(at);
+    this.checkFinished();
     return { fed: fed as FedJob, slots: at };
+  }
+
+  private checkFinished(): void {
+    if (this.drained && this.pending.length === 0) this.done.abort();
   }
 
   /** One fetch from the feed in the background; its job joins the waiting ones in queue order. */
@@ -148,6 +172,7 @@ export class Placement {
         this.fetching -= 1;
         if (fed) this.pending.push(fed);
         else this.drained = true;
+        this.checkFinished();
         this.wake();
       },
       (error: unknown) => {

@@ -8,6 +8,7 @@ import { WriteFaults } from './faults.js';
 import { JobFeed, type FedJob } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';
 import { Placement } from './placement.js';
+import { Roster } from './roster.js';
 import { refOf, Sessions } from './sessions.js';
 
 export interface QueueRunOptions extends ModeOptions {
@@ -75,13 +76,14 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     return { requeued: false, retrying: false };
   };
 
+  // Who is in the run changes with pause, drain and hosts.yaml edits (issue 14).
+  const roster = options.steering?.roster ?? new Roster(options.subnodes, emit);
   const placement = new Placement({
-    subnodes: options.subnodes,
+    roster,
     feed,
     backfill: options.backfill ?? false,
     isDead: (host) => sessions.isDead(host),
     signal: stopTaking,
-    ...(options.steering ? { steering: options.steering } : {}),
     onUnrunnable: async (fed, largest) => {
       const reason = `needs ${fed.job.slots ?? 1} slots on one sub-node; the largest ${largest === 0 ? 'has none left' : `offers ${largest}`}`;
       const command = fed.job.command;
@@ -122,17 +124,39 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     }
   };
 
-  // Each sub-node starts taking jobs as soon as its own host is connected.
-  await Promise.all(
-    options.subnodes.map(async (subnode) => {
+  /**
+   * A sub-node's part of the run: connect, run its loops, and when it leaves (drain, or gone from
+   * hosts.yaml) hang up its host once no other sub-node there runs; a drained one waits to be resumed.
+   */
+  const serve = async (subnode: SubNode): Promise<void> => {
+    for (;;) {
       const exec = await sessions.open(subnode, stopTaking);
-      if (!exec) {
-        placement.wake();
+      if (exec) await Promise.all(Array.from({ length: subnode.slots }, () => worker(subnode, exec)));
+      else placement.wake();
+      if (!roster.isLeaving(subnode) || stopTaking.aborted) return;
+      await roster.park(subnode, async (host) => {
+        sessions.forget(host);
+        await options.hangUp?.(host);
+      });
+      if (!(await roster.untilBack(subnode, AbortSignal.any([stopTaking, placement.finished])))) {
+        placement.forget(subnode);
         return;
       }
-      await Promise.all(Array.from({ length: subnode.slots }, () => worker(subnode, exec)));
-    }),
-  );
+    }
+  };
+
+  // Each sub-node starts taking jobs as soon as its own host is connected; sub-nodes added to hosts.yaml join as they come.
+  const serving = new Set<Promise<void>>();
+  const join = (subnode: SubNode): void => {
+    const served: Promise<void> = serve(subnode).finally(() => serving.delete(served));
+    serving.add(served);
+  };
+  roster.onJoin((subnode) => {
+    if (!stopTaking.aborted && !placement.finished.aborted) join(subnode);
+  });
+  for (const subnode of roster.subnodes) join(subnode);
+  while (serving.size > 0) await Promise.all(serving);
+  roster.onJoin(undefined);
   // Jobs taken and never started, and retries nobody was left to run, go back to the head of the queue: nothing is lost.
   const leftovers = [...placement.leftovers().map((fed) => fed.job), ...feed.leftovers()];
   const leftBack = leftovers.length > 0 && (await faults.attempt(() => store.putBack(leftovers)));
@@ -144,7 +168,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     deadHosts: sessions.deadHosts,
     ...(queueError ? { queueError } : {}),
     // Sub-nodes of a dead host stop; when no host is left, the queue may still hold work.
-    stranded: options.subnodes.every((s) => sessions.isDead(s.host)),
+    stranded: roster.subnodes.every((s) => sessions.isDead(s.host)),
     putBack: leftBack ? leftovers.length : 0, // when the queue could not be written, the fault says where they are
     retried,
     ...(unrunnable.length > 0 ? { unrunnable } : {}),

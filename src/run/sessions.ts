@@ -97,6 +97,11 @@ export class Sessions {
     return false;
   }
 
+  /** A host hung up on purpose (drained, removed): it is connected (and said so) afresh when it is used again. */
+  forget(host: string): void {
+    this.connected.delete(host);
+  }
+
   isDead(host: string): boolean {
     return this.dead.has(host);
   }

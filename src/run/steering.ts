@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { type SubNode } from '../config/hosts.js';
 import { type ControlReply, type ControlRequest } from '../control/protocol.js';
 import { type RunEvent } from './events.js';
+import { type Roster } from './roster.js';
 
 /** How `pegasus kill` asked a job to end. */
 export type KillKind = 'killed' | 'requeue';
@@ -14,22 +15,19 @@ interface Running {
 }
 
 /**
- * The run's steering state. The modes ask it for each attempt's kill signal and whether a
+ * The run's steering state. The modes ask it for each attempt's kill signal, and its roster whether a
  * sub-node may take a job; the control endpoint changes it. Nothing here stops a job by itself:
  * a kill aborts the attempt's signal, which the executor already obeys (DESIGN: no second way to stop).
  */
 export class Steering {
+  /** Who is in the run and where each one stands (pause, drain, hosts.yaml edits). */
+  readonly roster: Roster;
   private readonly emit: (event: RunEvent) => void;
-  private readonly subnodes: readonly SubNode[];
   private readonly running = new Set<Running>();
   private readonly kills = new Map<number, KillKind>();
-  private paused = false;
-  /** Hosts or sub-node labels that take no jobs. */
-  private readonly held = new Set<string>();
-  private listeners: (() => void)[] = [];
 
-  constructor(subnodes: readonly SubNode[], emit: (event: RunEvent) => void) {
-    this.subnodes = subnodes;
+  constructor(roster: Roster, emit: (event: RunEvent) => void) {
+    this.roster = roster;
     this.emit = emit;
   }
 
@@ -48,40 +46,17 @@ export class Steering {
 
   /** Whether the run as a whole takes jobs from the queue. */
   get taking(): boolean {
-    return !this.paused;
+    return this.roster.taking;
   }
 
   /** Whether a sub-node may start a job now. */
   mayPlace(subnode: SubNode): boolean {
-    return !this.paused && !this.held.has(subnode.host) && !this.held.has(subnode.label);
+    return this.roster.mayPlace(subnode);
   }
 
   /** Resolves at the next change of taking (or when `signal` aborts). */
   changed(signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = (): void => {
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      signal?.addEventListener('abort', done, { once: true });
-      this.listeners.push(done);
-    });
-  }
-
-  /** Calls `listener` at every change of taking (the placement wakes its loops). */
-  onChange(listener: () => void): void {
-    const again = (): void => {
-      listener();
-      this.listeners.push(again);
-    };
-    this.listeners.push(again);
-  }
-
-  private notify(): void {
-    const listeners = this.listeners;
-    this.listeners = [];
-    for (const listener of listeners) listener();
+    return this.roster.changed(signal);
   }
 
   /** Answers one control request. */
@@ -89,7 +64,7 @@ export class Steering {
     switch (request.op) {
       case 'jobs':
       case 'state':
-        return { ok: true, jobs: this.jobs(), paused: this.paused, held: [...this.held] };
+        return { ok: true, jobs: this.jobs(), ...this.roster.holds, subnodes: this.subnodes() };
       case 'kill':
         return this.kill(request.jobs, request.requeue);
       case 'pause':
@@ -101,6 +76,11 @@ export class Steering {
 
   private jobs(): { number: number; subnode: string }[] {
     return [...this.running].map((r) => ({ number: r.number, subnode: r.label }));
+  }
+
+  /** Each sub-node's standing and running job numbers. */
+  private subnodes(): { label: string; host: string; standing: string; jobs: number[] }[] {
+    return this.roster.list().map((s) => ({ ...s, jobs: [...this.running].filter((r) => r.label === s.label).map((r) => r.number) }));
   }
 
   private kill(numbers: readonly number[], requeue: boolean): ControlReply {
@@ -116,17 +96,11 @@ export class Steering {
   }
 
   private hold(op: 'pause' | 'resume' | 'drain', targets: readonly string[]): ControlReply {
-    const known = new Set(this.subnodes.flatMap((s) => [s.host, s.label]));
-    const unknown = targets.filter((t) => !known.has(t));
+    const unknown = targets.filter((t) => !this.roster.knows(t));
     if (unknown.length > 0) return { ok: false, error: `no such host or sub-node in this run: ${unknown.join(', ')}` };
     if (op === 'drain' && targets.length === 0) return { ok: false, error: 'drain needs a host' };
-    if (targets.length === 0) {
-      this.paused = op === 'pause';
-      if (op === 'resume') this.held.clear();
-    }
-    else for (const t of targets) op === 'resume' ? this.held.delete(t) : this.held.add(t);
     this.emit({ type: 'steer', action: op, targets });
-    this.notify();
-    return { ok: true, paused: this.paused, held: [...this.held] };
+    this.roster.steer(op, targets);
+    return { ok: true, ...this.roster.holds };
   }
 }

@@ -47,6 +47,14 @@ export function eventJson(event: RunEvent): Record<string, unknown> {
       return { ...base, job: canonicalValue(event.job), reason: event.reason };
     case 'steer':
       return { ...base, action: event.action, ...(event.jobs ? { jobs: event.jobs } : {}), ...(event.requeue ? { requeue: true } : {}), ...(event.targets ? { targets: event.targets } : {}) };
+    case 'subnode-added':
+      return { ...base, subnode: event.subnode.label, host: event.subnode.host, slots: event.subnode.slots ?? 1 };
+    case 'subnode-state':
+      return { ...base, subnode: event.subnode.label, host: event.subnode.host, state: event.state };
+    case 'hosts-reloaded':
+      return { ...base, file: event.file, added: event.added, removed: event.removed, changed: event.changed };
+    case 'hosts-error':
+      return { ...base, message: event.error.describe() };
     case 'file-fault':
       return { ...base, file: event.error.file, code: event.error.code, message: event.error.describe(), stopping: event.stopping };
   }

@@ -76,6 +76,26 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
       case 'steer':
         sinks.err(`pegasus: ${steerText(event)}\n`);
         return;
+      case 'subnode-added':
+        sinks.err(`pegasus: [${event.subnode.label}] joined the run (hosts file).\n`);
+        return;
+      case 'subnode-state':
+        // Pause and drain requests were said by their steer event; what follows from them is said here.
+        if (event.state === 'drained') sinks.err(`pegasus: [${event.subnode.label}] drained: its jobs ended and its host's connections are closed (\`pegasus resume ${event.subnode.host}\` brings it back).\n`);
+        if (event.state === 'removed') sinks.err(`pegasus: [${event.subnode.label}] left the run (no longer in the hosts file).\n`);
+        return;
+      case 'hosts-reloaded': {
+        const parts = [
+          ...(event.added.length ? [`added ${event.added.map((l) => `[${l}]`).join(', ')}`] : []),
+          ...(event.removed.length ? [`removed ${event.removed.map((l) => `[${l}]`).join(', ')} (each leaves once its running jobs end)`] : []),
+          ...(event.changed.length ? [`changed ${event.changed.map((l) => `[${l}]`).join(', ')} (the new definition takes over once its running jobs end)`] : []),
+        ];
+        sinks.err(`pegasus: ${event.file} changed: ${parts.join('; ')}.\n`);
+        return;
+      }
+      case 'hosts-error':
+        sinks.err(`pegasus: ${event.error.describe()}\npegasus: the run goes on with the hosts it had; the edit is applied once the file is fixed.\n`);
+        return;
       case 'job-unrunnable':
         sinks.err(`pegasus: not running \`${oneLine(event.job.command)}\`: it ${event.reason}; recorded in failed.yaml.\n`);
         return;
@@ -207,7 +227,8 @@ export function broadcastSummaryText(summary: BroadcastSummary, subnodes: readon
       `${i + 1}. ${shorten(oneLine(round.job.command), 40)}`,
       ...subnodes.map((s) => {
         const cell = round.cells.find((c) => c.subnode.index === s.index);
-        return cell?.skipped ? 'too few slots' : cellText(cell?.result);
+        if (round.cells.length > 0 && !cell) return '-'; // not in the run for this job (joined later, or left)
+        return cell?.absent ?? (cell?.skipped ? 'too few slots' : cellText(cell?.result));
       }),
     ]);
     const widths = header.map((h, col) => Math.max(h.length, ...rows.map((r) => (r[col] ?? '').length)));

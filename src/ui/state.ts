@@ -1,5 +1,6 @@
 // The view state of a run: what each sub-node is doing and the totals, folded from run events (one reducer for the live panel and the progress line).
 import { type RunEvent, type SubNodeRef } from '../run/events.js';
+import { type Standing } from '../run/roster.js';
 
 export type SubNodeState = 'idle' | 'running' | 'reconnecting' | 'down';
 
@@ -21,8 +22,8 @@ export interface SubNodeView {
   readonly jobs: Map<number, RunningJob>;
   /** Which of its slots are in use, when it has more than one. */
   readonly occupancy?: boolean[];
-  /** `pegasus pause HOST` or `drain HOST` (issue 14): it starts no new job. */
-  held?: 'paused' | 'draining';
+  /** Paused, draining, drained or leaving (issue 14): it starts no new job. Absent while it takes jobs. */
+  standing?: Exclude<Standing, 'taking'>;
 }
 
 /** The oldest job running on a sub-node, if any. */
@@ -58,9 +59,19 @@ export interface ViewState {
 export function initialState(subnodes: readonly SubNodeRef[], now: number = Date.now()): ViewState {
   return {
     startedAt: now,
-    subnodes: subnodes.map((ref) => ({ ref, state: 'idle', jobs: new Map(), ...(ref.slots && ref.slots > 1 ? { occupancy: Array.from({ length: ref.slots }, () => false) } : {}) })),
+    subnodes: subnodes.map(rowFor),
     totals: { running: 0, done: 0, failed: 0, retried: 0 },
   };
+}
+
+function rowFor(ref: SubNodeRef): SubNodeView {
+  return { ref, state: 'idle', jobs: new Map(), ...(ref.slots && ref.slots > 1 ? { occupancy: Array.from({ length: ref.slots }, () => false) } : {}) };
+}
+
+/** A sub-node's row: rows sit at their index until sub-nodes leave the run (hosts.yaml edits), then are looked up. */
+function rowOf(state: ViewState, index: number): SubNodeView | undefined {
+  const row = state.subnodes[index];
+  return row?.ref.index === index ? row : state.subnodes.find((r) => r.ref.index === index);
 }
 
 /** Folds one event into the state; returns whether anything the panel shows changed. */
@@ -69,7 +80,7 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
     case 'job-output':
       return false;
     case 'job-started': {
-      const row = state.subnodes[event.subnode.index];
+      const row = rowOf(state, event.subnode.index);
       if (row) {
         row.state = 'running';
         row.jobs.set(event.id, { command: event.command, since: now, attempt: event.attempt, ...(event.number === undefined ? {} : { number: event.number }), ...(event.slots ? { slots: event.slots } : {}) });
@@ -81,7 +92,7 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
       return true;
     }
     case 'job-finished': {
-      const row = state.subnodes[event.subnode.index];
+      const row = rowOf(state, event.subnode.index);
       if (row?.jobs.delete(event.id)) {
         if (row.state === 'running' && row.jobs.size === 0) row.state = 'idle';
         if (row.occupancy) for (const i of event.slots ?? []) row.occupancy[i] = false;
@@ -97,20 +108,25 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
       return true;
     }
     case 'steer': {
-      if (event.action === 'kill') return false;
-      const targets = event.targets ?? [];
-      if (targets.length === 0) {
-        state.paused = event.action === 'pause';
-        if (event.action === 'resume') for (const row of state.subnodes) delete row.held;
-        return true;
-      }
-      for (const row of state.subnodes) {
-        if (!targets.includes(row.ref.host) && !targets.includes(row.ref.label)) continue;
-        if (event.action === 'resume') delete row.held;
-        else row.held = event.action === 'drain' ? 'draining' : 'paused';
-      }
+      // Sub-nodes' standings come as subnode-state events; the steer event says the run's.
+      if (event.action === 'kill' || (event.targets ?? []).length > 0) return false;
+      state.paused = event.action === 'pause';
       return true;
     }
+    case 'subnode-added':
+      if (!rowOf(state, event.subnode.index)) state.subnodes.push(rowFor(event.subnode));
+      return true;
+    case 'subnode-state': {
+      const row = rowOf(state, event.subnode.index);
+      if (!row) return false;
+      if (event.state === 'removed') state.subnodes.splice(state.subnodes.indexOf(row), 1);
+      else if (event.state === 'taking') delete row.standing;
+      else row.standing = event.state;
+      return true;
+    }
+    case 'hosts-reloaded':
+    case 'hosts-error':
+      return false; // said above the panel
     case 'host-connected':
     case 'host-reconnected':
       return setHost(state, event.host, (row) => (row.state === 'reconnecting' || row.state === 'down' ? (row.jobs.size > 0 ? 'running' : 'idle') : row.state));

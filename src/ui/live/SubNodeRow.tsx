@@ -18,7 +18,7 @@ export function SubNodeRow({ row, labelWidth, now }: SubNodeRowProps) {
     row.state === 'running' && job
       ? `${elapsed(now - job.since).padStart(6)}  ${job.number === undefined ? '' : `#${job.number} `}${job.attempt > 1 ? `(attempt ${job.attempt}) ` : ''}${oneLine(job.command)}`
       : row.state;
-  const held = row.held ? ` [${row.held === 'draining' && row.jobs.size === 0 ? 'drained' : row.held}]` : '';
+  const held = row.standing ? ` [${row.standing}]` : '';
   return (
     <Text wrap="truncate-end">
       <Text color={STATE_COLOUR[row.state]}>{MARK[row.state]}</Text> {label}  {row.occupancy ? `${slotBar(row.occupancy)}  ` : ''}

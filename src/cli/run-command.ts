@@ -103,6 +103,7 @@ async function runWithConnections(
     ...(flags.group || flags.keepOrder
       ? { group: { keepOrder: flags.keepOrder ?? false, logOf: async (id: number) => (await logs.written(id), logs.pathOf(id)) } }
       : {}),
+    barrier: mode === 'broadcast',
     title: `pegasus ${mode === 'queue' ? 'q' : 'b'} · ${path.basename(files.queue)}${flags.daemon ? ' · daemon' : ''}`,
   });
   // Every event goes to the logs (which keep everything) and to the screen.
@@ -125,7 +126,7 @@ async function runWithConnections(
   });
   await accountForInterrupted(store, flags, screen.say);
   // `pegasus kill`, `pause`, `resume`, `drain` from another terminal reach this run here (issue 14).
-  const steering = new Steering(roster, print);
+  const steering = new Steering(roster, print, mode);
   const control = await ControlServer.listen(controlDirOf(files.queue), (request) => steering.handle(request));
   const hostsFile = liveHosts(flags.hostsFile, files.queue, roster, print);
   const common = {

@@ -21,6 +21,8 @@ export interface ScreenOptions {
   readonly printPeriod: number;
   readonly subnodes: readonly SubNodeRef[];
   readonly title: string;
+  /** Broadcast mode: a paused sub-node holds the barrier, and the panel says so. */
+  readonly barrier?: boolean;
   /** --group / --keep-order: each job's output as one block when it ends (plain and live; not --json). */
   readonly group?: { readonly keepOrder: boolean; readonly logOf: (id: number) => Promise<string | undefined> };
   readonly env?: NodeJS.ProcessEnv;
@@ -57,6 +59,7 @@ async function chooseScreen(options: ScreenOptions): Promise<Screen> {
       printPeriod: options.printPeriod,
       painter: painter(colourLevel(env, true)),
       title: options.title,
+      barrier: options.barrier ?? false,
       stdout,
     });
     const text = options.group ? grouped(view.print, options.group) : undefined;

@@ -158,14 +158,22 @@ function clock(ms: number): string {
 
 /** A run's answer to the control endpoint's `state` request. */
 interface SteerState {
+  readonly mode?: 'queue' | 'broadcast';
   readonly jobs: readonly { readonly number: number; readonly subnode: string }[];
   readonly paused: boolean;
   readonly held: readonly string[];
+  readonly drained?: readonly string[];
+  readonly subnodes?: readonly { readonly label: string; readonly standing: string; readonly jobs: readonly number[] }[];
 }
 
-/** The run's taking state, its hosts that are held, and its running jobs' numbers (for `pegasus kill`). */
+/** The run's taking state, each sub-node's (running job numbers for `pegasus kill`, idle, paused, draining, drained). */
 function steerLines(state: SteerState): string[] {
-  const lines = [`  ${state.paused ? 'paused: taking no jobs (pegasus resume)' : 'taking jobs'}${state.held.length ? `; paused or draining: ${state.held.join(', ')}` : ''}`];
+  const lines = [`  ${state.paused ? 'paused: taking no jobs (pegasus resume)' : 'taking jobs'}`];
   for (const job of state.jobs) lines.push(`  job ${job.number} runs on [${job.subnode}]`);
+  for (const s of state.subnodes ?? []) {
+    const doing = s.jobs.length > 0 ? `running job ${s.jobs.join(', ')}` : 'idle';
+    const standing = s.standing === 'taking' ? '' : `, ${s.standing}${s.standing === 'paused' && state.mode === 'broadcast' ? ' (holds the broadcast barrier)' : ''}`;
+    lines.push(`  [${s.label}] ${doing}${standing}`);
+  }
   return lines;
 }

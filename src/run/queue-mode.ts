@@ -128,16 +128,19 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
    * A sub-node's part of the run: connect, run its loops, and when it leaves (drain, or gone from
    * hosts.yaml) hang up its host once no other sub-node there runs; a drained one waits to be resumed.
    */
+  const hangUp = async (host: string): Promise<void> => {
+    sessions.forget(host);
+    await options.hangUp?.(host);
+  };
   const serve = async (subnode: SubNode): Promise<void> => {
     for (;;) {
       const exec = await sessions.open(subnode, stopTaking);
       if (exec) await Promise.all(Array.from({ length: subnode.slots }, () => worker(subnode, exec)));
       else placement.wake();
-      if (!roster.isLeaving(subnode) || stopTaking.aborted) return;
-      await roster.park(subnode, async (host) => {
-        sessions.forget(host);
-        await options.hangUp?.(host);
-      });
+      // Its loops have ended: the queue is done, the run stops, its host is gone, or it leaves.
+      const leaving = roster.isLeaving(subnode) && !stopTaking.aborted;
+      await roster.park(subnode, leaving ? hangUp : undefined);
+      if (!leaving) return;
       if (!(await roster.untilBack(subnode, AbortSignal.any([stopTaking, placement.finished])))) {
         placement.forget(subnode);
         return;

@@ -98,6 +98,12 @@ export class Roster {
     } else {
       for (const name of targets) {
         if (op === 'resume') {
+          // Resuming a host resumes each of its sub-nodes, however they were paused or drained.
+          for (const m of this.members.values()) {
+            if (m.subnode.host !== name) continue;
+            this.held.delete(m.subnode.label);
+            this.drains.delete(m.subnode.label);
+          }
           this.held.delete(name);
           this.drains.delete(name);
         } else (op === 'pause' ? this.held : this.drains).add(name);
@@ -150,15 +156,16 @@ export class Roster {
   }
 
   /**
-   * A sub-node's loops ended because it is leaving. `hangUp` is called for its host when no other
-   * sub-node of the host still runs; then it shows as drained (or removed, and leaves the roster).
+   * A sub-node's loops ended (it runs nothing). When it is leaving, `hangUp` is called for its host
+   * if no other sub-node of the host still runs (and none takes over its label); then it shows as
+   * drained, or removed and leaves the roster.
    */
-  async park(subnode: SubNode, hangUp: (host: string) => Promise<void>): Promise<void> {
+  async park(subnode: SubNode, hangUp?: (host: string) => Promise<void>): Promise<void> {
     const m = this.memberOf(subnode);
     if (!m) return;
     m.parked = true;
-    const busy = [...this.members.values()].some((o) => o.subnode.host === subnode.host && !o.parked);
-    if (!busy) await hangUp(subnode.host);
+    const busy = [...this.members.values()].some((o) => o.subnode.host === subnode.host && !o.parked) || m.successor?.host === subnode.host;
+    if (hangUp && !busy) await hangUp(subnode.host);
     this.refresh();
   }
 

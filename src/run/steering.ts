@@ -26,9 +26,12 @@ export class Steering {
   private readonly running = new Set<Running>();
   private readonly kills = new Map<number, KillKind>();
 
-  constructor(roster: Roster, emit: (event: RunEvent) => void) {
+  private readonly mode: 'queue' | 'broadcast';
+
+  constructor(roster: Roster, emit: (event: RunEvent) => void, mode: 'queue' | 'broadcast' = 'queue') {
     this.roster = roster;
     this.emit = emit;
+    this.mode = mode;
   }
 
   /** The signal of one attempt of job `number` on a sub-node; call the returned end() when it is over. */
@@ -64,7 +67,7 @@ export class Steering {
     switch (request.op) {
       case 'jobs':
       case 'state':
-        return { ok: true, jobs: this.jobs(), ...this.roster.holds, subnodes: this.subnodes() };
+        return { ok: true, mode: this.mode, jobs: this.jobs(), ...this.roster.holds, subnodes: this.subnodes() };
       case 'kill':
         return this.kill(request.jobs, request.requeue);
       case 'pause':

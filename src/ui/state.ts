@@ -54,6 +54,8 @@ export interface ViewState {
   stop?: 'drain' | 'cancel';
   /** `pegasus pause`: the run takes no new jobs. */
   paused?: boolean;
+  /** Broadcast mode: a paused sub-node holds the barrier (the next job waits for it everywhere). */
+  barrier?: boolean;
 }
 
 export function initialState(subnodes: readonly SubNodeRef[], now: number = Date.now()): ViewState {

@@ -30,7 +30,7 @@ export function Panel({ state, now, columns, rows, title }: PanelProps) {
       <Text dimColor wrap="truncate-end">
         {header + '─'.repeat(Math.max(0, columns - header.length))}
       </Text>
-      {body(state.subnodes, room, now)}
+      {body(state.subnodes, room, now, state.barrier ?? false)}
       <Text wrap="truncate-end">{totalsLine(state)}</Text>
       {banner ? (
         <Text color="yellow" wrap="truncate-end">
@@ -41,10 +41,10 @@ export function Panel({ state, now, columns, rows, title }: PanelProps) {
   );
 }
 
-function body(subnodes: readonly SubNodeView[], room: number, now: number) {
+function body(subnodes: readonly SubNodeView[], room: number, now: number, barrier: boolean) {
   if (subnodes.length <= room) {
     const labelWidth = Math.max(...subnodes.map((r) => r.ref.label.length), 0);
-    return subnodes.map((row) => <SubNodeRow key={row.ref.index} row={row} labelWidth={labelWidth} now={now} />);
+    return subnodes.map((row) => <SubNodeRow key={row.ref.index} row={row} labelWidth={labelWidth} now={now} barrier={barrier} />);
   }
   // Too many sub-nodes: one row per host; too many hosts as well: the busiest first, then a count of the rest.
   const byHost = new Map<string, SubNodeView[]>();

@@ -17,6 +17,8 @@ export interface LiveModelOptions {
   /** The terminal width now (it follows resizes). */
   readonly columns: () => number;
   readonly title: string;
+  /** Broadcast mode: paused sub-nodes hold the barrier. */
+  readonly barrier?: boolean;
 }
 
 export class LiveModel {
@@ -34,6 +36,7 @@ export class LiveModel {
 
   constructor(private readonly options: LiveModelOptions) {
     this.state = initialState(options.subnodes);
+    if (options.barrier) this.state.barrier = true;
     this.title = options.title;
     const { painter } = options;
     this.print = plainPrinter(

@@ -21,6 +21,7 @@ export function startLiveView(options: {
   readonly printPeriod: number;
   readonly painter: Painter;
   readonly title: string;
+  readonly barrier: boolean;
   readonly stdout: NodeJS.WriteStream;
 }): LiveView {
   const { stdout } = options;

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { type SubNode } from '../config/hosts.js';
 import { checkEntry, parseQueue } from '../config/jobs.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, formatPlace } from '../errors.js';
 import { type RunEvent } from '../run/events.js';
 import { type Roster } from '../run/roster.js';
 
@@ -41,5 +41,15 @@ async function checkQueueOn(queueFile: string, subnodes: readonly SubNode[]): Pr
   } catch {
     return;
   }
-  for (const entry of entries) checkEntry(entry, subnodes);
+  try {
+    for (const entry of entries) checkEntry(entry, subnodes);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const hostsFile = subnodes[0]?.place.file ?? 'the hosts file';
+    throw new ConfigError(`The edit of ${hostsFile} is not applied: a queued job would not run on its hosts. ${error.place ? `${formatPlace(error.place)}: ` : ''}${error.message}`, {
+      place: { file: hostsFile },
+      fix: error.fix ? `${error.fix} Then save ${hostsFile} again.` : `Fix ${hostsFile} or the queue, then save ${hostsFile} again.`,
+      cause: error,
+    });
+  }
 }

@@ -104,6 +104,7 @@ function buildProgram(): Command {
     .description('stop running jobs (whole process trees) by their job number; recorded in failed.yaml as killed')
     .argument('<jobs...>', 'job numbers, as `(job N)` in the `=== run` line, the panel and `pegasus status` show')
     .option('--requeue', 'put them back at the head of the queue instead', false)
+    .option('--pid <pid>', 'only in the run with this pid (when several runs on the queue have a job N)')
     .option('--queue-file <path>', 'the queue file of the run', 'queue.yaml')
     .option('--debug', 'show stack traces of internal errors', false)
     .action(async (jobs: string[], flags) => {

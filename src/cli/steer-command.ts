@@ -1,6 +1,6 @@
 // `pegasus kill`, `pause`, `resume`, `drain`: thin clients of the runs' control sockets (issue 14).
 import path from 'node:path';
-import { askRuns, ControlUnreachable, type RunReply } from '../control/client.js';
+import { askRun, askRuns, ControlUnreachable, type RunReply } from '../control/client.js';
 import { controlDirOf } from '../control/place.js';
 import { type ControlRequest } from '../control/protocol.js';
 import { ConfigError } from '../errors.js';
@@ -29,14 +29,17 @@ async function ask(flags: SteerFlags, request: ControlRequest): Promise<RunReply
 type JobsReply = { readonly ok: true; readonly jobs: readonly { number: number; subnode: string }[] };
 
 /** `pegasus kill JOB... [--requeue]`: the run that holds each job stops it; unknown jobs change nothing. */
-export async function killJobs(numbers: readonly string[], flags: SteerFlags & { readonly requeue: boolean }): Promise<number> {
+export async function killJobs(numbers: readonly string[], flags: SteerFlags & { readonly requeue: boolean; readonly pid?: string }): Promise<number> {
+  const only = flags.pid === undefined ? undefined : Number(flags.pid);
+  if (only !== undefined && !(Number.isInteger(only) && only > 0)) throw new ConfigError(`--pid ${flags.pid} is not a process id.`, { fix: 'Give the pid that `pegasus status` shows as `run pid N`.' });
   const jobs = numbers.map((text) => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${text} is not a job number.`, { fix: 'Use the number shown as `(job N)` in the `=== run` line, the panel or `pegasus status`.' });
     return n;
   });
   // First find who holds what, so that an unknown job changes nothing anywhere.
-  const runs = (await ask(flags, { op: 'jobs' })).filter((r) => r.reply.ok) as { pid: number; reply: JobsReply }[];
+  const runs = (await ask(flags, { op: 'jobs' })).filter((r) => r.reply.ok && (only === undefined || r.pid === only)) as { pid: number; reply: JobsReply }[];
+  if (only !== undefined && runs.length === 0) throw new ConfigError(`No pegasus with pid ${only} is running on ${flags.queueFile}; nothing was killed.`, { fix: '`pegasus status` lists the runs by pid.' });
   const holders = new Map<number, number[]>();
   for (const n of jobs) holders.set(n, runs.filter((r) => r.reply.jobs.some((j) => j.number === n)).map((r) => r.pid));
   const missing = jobs.filter((n) => (holders.get(n) ?? []).length === 0);
@@ -48,7 +51,7 @@ export async function killJobs(numbers: readonly string[], flags: SteerFlags & {
   const ambiguous = jobs.filter((n) => (holders.get(n) ?? []).length > 1);
   if (ambiguous.length > 0) {
     throw new ConfigError(`Job ${ambiguous.join(', ')} is running in more than one run on this queue (pids ${[...new Set(ambiguous.flatMap((n) => holders.get(n) ?? []))].join(', ')}); nothing was killed.`, {
-      fix: 'Each run numbers its own jobs; stop one of the runs or kill by another number.',
+      fix: 'Each run numbers its own jobs: say which run with `--pid PID` (`pegasus status` lists them).',
     });
   }
   const byPid = new Map<number, number[]>();
@@ -59,8 +62,8 @@ export async function killJobs(numbers: readonly string[], flags: SteerFlags & {
   const dir = controlDirOf(path.resolve(flags.queueFile));
   let code: number = EXIT.ok;
   for (const [pid, list] of byPid) {
-    const replies = (await askRuns(dir, { op: 'kill', jobs: list, requeue: flags.requeue })).filter((r) => r.pid === pid);
-    const reply = replies[0]?.reply;
+    // Only the run that holds them: another run may have a job of the same number by now.
+    const reply = await askRun(dir, pid, { op: 'kill', jobs: list, requeue: flags.requeue });
     if (reply?.ok) {
       process.stdout.write(`pegasus: killed job ${list.join(', ')} (run pid ${pid})${flags.requeue ? '; back at the head of the queue' : '; recorded in failed.yaml'}.\n`);
     } else {

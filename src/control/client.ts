@@ -31,6 +31,11 @@ export async function askRuns(dir: string, request: ControlRequest): Promise<Run
   return replies.filter((r): r is RunReply => r.reply !== undefined);
 }
 
+/** Sends one request to the run with this pid only; undefined when it no longer listens. */
+export async function askRun(dir: string, pid: number, request: ControlRequest): Promise<ControlReply | undefined> {
+  return askOne(socketOf(dir, pid), pid, request);
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

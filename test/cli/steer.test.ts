@@ -140,3 +140,31 @@ test('a stale socket of a dead run is ignored and removed; malformed requests ge
   await run.exited;
   assert.throws(() => execFileSync('ls', [path.join(control, '999999.sock')], { stdio: 'ignore' }));
 });
+
+test('two runs on one queue: kill finds the run that holds the job; a number both hold is refused, --pid picks the run', async () => {
+  const ws = await workspace('- localhost\n', '- sleep 300 & echo a1=$$; wait\n');
+  await writeFile(path.join(ws.dir, 'two.yaml'), '- hostname: localhost\n  s: [x, y]\n');
+  const first = ws.start();
+  const a1 = Number((await first.stdout(/a1=(\d+)/))[1]);
+  await writeFile(path.join(ws.dir, 'queue.yaml'), '- sleep 300 & echo b1=$$; wait\n- sleep 300 & echo b2=$$; wait\n');
+  const second = startPegasus(['q', '--plain', '--hosts-file', 'two.yaml'], { cwd: ws.dir });
+  const b1 = Number((await second.stdout(/b1=(\d+)/))[1]);
+  const b2 = Number((await second.stdout(/b2=(\d+)/))[1]);
+  const number2 = Number((await second.stdout(/=== run sleep 300 & echo b2=.* \(job (\d+)\) ===/))[1]);
+  // Job 2 exists in the second run only.
+  const killed = await ws.pegasus('kill', String(number2));
+  assert.equal(killed.code, 0, killed.stderr);
+  assert.match(killed.stdout, new RegExp(`killed job ${number2} \\(run pid ${second.pid}\\)`));
+  await waitGroupGone(b2, AbortSignal.timeout(15_000));
+  // Job 1 is in both: nothing is killed until --pid says which.
+  const both = await ws.pegasus('kill', '1');
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, new RegExp(`Job 1 is running in more than one run on this queue \\(pids (${first.pid}, ${second.pid}|${second.pid}, ${first.pid})\\); nothing was killed`));
+  assert.ok((await liveInGroup(a1)).length >= 2 && (await liveInGroup(b1)).length >= 2);
+  assert.equal((await ws.pegasus('kill', '--pid', String(first.pid), '1')).code, 0);
+  await waitGroupGone(a1, AbortSignal.timeout(15_000));
+  assert.ok((await liveInGroup(b1)).length >= 2, "the other run's job 1 still runs");
+  assert.equal((await first.exited).code, 1);
+  assert.equal((await ws.pegasus('kill', '1')).code, 0);
+  assert.equal((await second.exited).code, 1);
+});

@@ -116,3 +116,29 @@ test('a sub-node with slots shows its occupancy and how many more jobs run on it
   applyEvent(state, { type: 'job-finished', id: 1, subnode: box, job: job('train a'), command: 'train a', result: ok, requeued: false, slots: [0, 1] }, T0);
   assert.match(frame(state), /^● gpu-box {2}▯▯▯▯▮▮▮▮ {5}55s {2}train b$/m);
 });
+
+test('steered sub-nodes: a row per joined sub-node, its standing after it, the barrier in broadcast mode; a removed one leaves the panel', () => {
+  const subnodes = refs({ node1: 2 });
+  const state = initialState(subnodes, T0);
+  const node2: SubNodeRef = { index: 2, host: 'node2', label: 'node2' };
+  applyEvent(state, { type: 'subnode-added', subnode: node2 }, T0);
+  applyEvent(state, started(node2, 1, 'echo on node2'), T0);
+  applyEvent(state, { type: 'subnode-state', subnode: subnodes[0]!, state: 'paused' }, T0);
+  applyEvent(state, { type: 'subnode-state', subnode: subnodes[1]!, state: 'drained' }, T0);
+  let text = frame(state);
+  assert.match(text, /node1 \(gpu=0\) +idle \[paused\]/);
+  assert.match(text, /node1 \(gpu=1\) +idle \[drained\]/);
+  assert.match(text, /node2 +.*#?echo on node2/);
+  assert.match(text, /3 sub-nodes/);
+  state.barrier = true;
+  assert.match(frame(state), /node1 \(gpu=0\) +idle \[paused: holds the barrier\]/);
+  applyEvent(state, { type: 'subnode-state', subnode: subnodes[1]!, state: 'removed' }, T0);
+  applyEvent(state, { type: 'subnode-state', subnode: subnodes[0]!, state: 'taking' }, T0);
+  // Rows are found by index after one has left.
+  applyEvent(state, { type: 'job-finished', id: 1, subnode: node2, job: job('echo on node2'), command: 'echo on node2', result: ok, requeued: false }, T0);
+  text = frame(state);
+  assert.doesNotMatch(text, /gpu=1/);
+  assert.doesNotMatch(text, /\[paused/);
+  assert.match(text, /2 sub-nodes/);
+  assert.match(text, /node2 +idle/);
+});

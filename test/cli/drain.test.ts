@@ -1,32 +1,22 @@
 // Drain and resume on a real sshd fleet, and steering a broadcast (issue 14): a drained host finishes its job, its connection goes, the others take the queue; a paused sub-node holds the barrier.
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { runPegasus, startPegasus } from '../helpers/cli.js';
-import { startFleet, type Fleet, type FleetHost } from '../helpers/fleet.js';
+import { type FleetHost } from '../helpers/fleet.js';
+import { fleetSuite } from '../helpers/suite.js';
 import { descendantsOf, liveInGroup, waitGone, waitGroupGone } from '../helpers/procs.js';
 
-let fleet: Fleet;
-const dirs: string[] = [];
-before(async () => {
-  fleet = await startFleet({ hosts: 2 });
-});
-after(async () => {
-  await fleet.stop();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const { fleet, tempDir } = fleetSuite({ hosts: 2 });
 
 async function workspace(hosts: string, queue: string) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-drain-'));
-  dirs.push(dir);
-  await chmod(dir, 0o755); // the fleet's jobs run as the test user, and look for gate files here
+  const dir = await tempDir('pegasus-drain-');
   await writeFile(path.join(dir, 'hosts.yaml'), hosts);
   await writeFile(path.join(dir, 'queue.yaml'), queue);
   return {
     dir,
-    start: (mode: 'q' | 'b' = 'q') => startPegasus([mode, '--plain', '--ssh-config', fleet.sshConfigPath], { cwd: dir }),
+    start: (mode: 'q' | 'b' = 'q') => startPegasus([mode, '--plain', '--ssh-config', fleet().sshConfigPath], { cwd: dir }),
     pegasus: (...args: string[]) => runPegasus(args, { cwd: dir }),
     read: (name: string) => readFile(path.join(dir, name), 'utf8').catch(() => '<missing>'),
     open: (name: string) => writeFile(path.join(dir, name), ''),
@@ -40,7 +30,7 @@ const sessionsOf = (host: FleetHost) => descendantsOf([host.pid]);
 const gated = (gate: string, tag: string) => `- echo ${tag}-on={{hostname}}; while [ ! -e ${gate} ]; do sleep 0.05; done\n`;
 
 test('drain: the running job finishes, then the host\'s connection is gone and the other host takes the queue; resume brings it back', async () => {
-  const [node1, node2] = fleet.hosts as [FleetHost, FleetHost];
+  const [node1, node2] = fleet().hosts as [FleetHost, FleetHost];
   const ws = await workspace(`- hostname: [${node1.alias}, ${node2.alias}]\n`, '');
   const g1 = path.join(ws.dir, 'gate1');
   const g2 = path.join(ws.dir, 'gate2');
@@ -79,11 +69,11 @@ test('drain: the running job finishes, then the host\'s connection is gone and t
 });
 
 test('daemon: drain of an idle host closes its connection at once; an unknown host is refused', async () => {
-  const [node1] = fleet.hosts as [FleetHost, FleetHost];
+  const [node1] = fleet().hosts as [FleetHost, FleetHost];
   const ws = await workspace(`- ${node1.alias}\n- localhost\n`, '');
   const g = path.join(ws.dir, 'gate');
   await writeFile(path.join(ws.dir, 'queue.yaml'), gated(g, 'a'));
-  const run = startPegasus(['q', '--daemon', '--plain', '--ssh-config', fleet.sshConfigPath], { cwd: ws.dir });
+  const run = startPegasus(['q', '--daemon', '--plain', '--ssh-config', fleet().sshConfigPath], { cwd: ws.dir });
   await run.stdout(/a-on=/);
   await run.stderr(/is empty; waiting for new entries/);
   const wrong = await ws.pegasus('drain', 'nosuchhost');

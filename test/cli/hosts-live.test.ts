@@ -1,35 +1,25 @@
 // Live hosts.yaml on a real sshd fleet (issue 14): during a daemon run an added host takes jobs, a removed one stops after its job and is hung up, an invalid edit is said once and changes nothing.
 import assert from 'node:assert/strict';
-import { appendFile, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { runPegasus, startPegasus } from '../helpers/cli.js';
-import { startFleet, type Fleet, type FleetHost } from '../helpers/fleet.js';
+import { type FleetHost } from '../helpers/fleet.js';
+import { fleetSuite } from '../helpers/suite.js';
 import { descendantsOf, waitGone } from '../helpers/procs.js';
 
-let fleet: Fleet;
-const dirs: string[] = [];
-before(async () => {
-  fleet = await startFleet({ hosts: 3 });
-});
-after(async () => {
-  await fleet.stop();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const { fleet, tempDir } = fleetSuite({ hosts: 3 });
 
 test('daemon: a host added to hosts.yaml takes jobs, a removed one finishes its job and leaves, a bad edit is reported once and changes nothing', async () => {
-  const [node1, node2, node3] = fleet.hosts as [FleetHost, FleetHost, FleetHost];
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-hosts-live-'));
-  dirs.push(dir);
-  await chmod(dir, 0o755); // the fleet's jobs run as the test user and look for the gate here
+  const [node1, node2, node3] = fleet().hosts as [FleetHost, FleetHost, FleetHost];
+  const dir = await tempDir('pegasus-hosts-live-');
   const hosts = path.join(dir, 'hosts.yaml');
   const queue = path.join(dir, 'queue.yaml');
   const gate = path.join(dir, 'gate');
   await writeFile(hosts, `- ${node1.alias}\n`);
   await writeFile(queue, `- echo a-on={{hostname}}; while [ ! -e ${gate} ]; do sleep 0.05; done\n`);
   const push = (tag: string) => appendFile(queue, `- echo ${tag}-on={{hostname}}\n`);
-  const run = startPegasus(['q', '--daemon', '--plain', '--ssh-config', fleet.sshConfigPath], { cwd: dir });
+  const run = startPegasus(['q', '--daemon', '--plain', '--ssh-config', fleet().sshConfigPath], { cwd: dir });
   await run.stdout(new RegExp(`\\[${node1.alias}\\] a-on=${node1.alias}`));
 
   // Added: it connects and takes the next job (node1 is busy).
@@ -73,8 +63,7 @@ test('daemon: a host added to hosts.yaml takes jobs, a removed one finishes its 
 });
 
 test('an edit the queued jobs cannot render is refused; a changed slot count takes over once the running job ends', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-hosts-live-'));
-  dirs.push(dir);
+  const dir = await tempDir('pegasus-hosts-live-');
   const hosts = path.join(dir, 'hosts.yaml');
   const wait = (name: string) => `while [ ! -e ${path.join(dir, name)} ]; do sleep 0.05; done`;
   await writeFile(hosts, '- hostname: localhost\n  tag: x\n');

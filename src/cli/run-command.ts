@@ -11,6 +11,7 @@ import { runBroadcast } from '../run/broadcast-mode.js';
 import { type RunEvent, type RunSummary } from '../run/events.js';
 import { collectInterrupted, forgetJournals, Journal, journalDirOf } from '../run/journal.js';
 import { runQueue } from '../run/queue-mode.js';
+import { GpuWatch } from '../run/gpu-watch.js';
 import { Roster } from '../run/roster.js';
 import { Steering } from '../run/steering.js';
 import { ControlServer } from '../control/server.js';
@@ -126,7 +127,8 @@ async function runWithConnections(
   });
   await accountForInterrupted(store, flags, screen.say);
   // `pegasus kill`, `pause`, `resume`, `drain` from another terminal reach this run here (issue 14).
-  const steering = new Steering(roster, print, mode);
+  const gpus = new GpuWatch(print);
+  const steering = new Steering(roster, print, mode, gpus);
   const control = await ControlServer.listen(controlDirOf(files.queue), (request) => steering.handle(request));
   const hostsFile = liveHosts(flags.hostsFile, files.queue, roster, print);
   const common = {
@@ -139,6 +141,7 @@ async function runWithConnections(
     journal,
     executorFor: connections.executorFor,
     hangUp: connections.hangUp,
+    gpus,
     emit: print,
     signal: stop.drain,
     steering,

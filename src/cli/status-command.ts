@@ -6,7 +6,9 @@ import { loadHosts } from '../config/hosts.js';
 import { ConfigError } from '../errors.js';
 import { countEntries } from '../queue/count.js';
 import { lockedFileOf, lockOwner, lockPathOf } from '../queue/lock.js';
+import { type GpuView } from '../run/gpu-watch.js';
 import { journalDirOf, readRuns, type RunRecord } from '../run/journal.js';
+import { gpuLines } from '../ui/gpu-text.js';
 import { type LogIndexEntry } from '../ui/logs.js';
 import { elapsed, slotBar } from '../ui/live/format.js';
 import { oneLine } from '../ui/plain.js';
@@ -164,6 +166,9 @@ interface SteerState {
   readonly held: readonly string[];
   readonly drained?: readonly string[];
   readonly subnodes?: readonly { readonly label: string; readonly standing: string; readonly jobs: readonly number[] }[];
+  /** `slots: auto` sub-nodes' GPUs, by label (issue 15). */
+  readonly gpus?: Readonly<Record<string, readonly GpuView[]>>;
+  readonly waiting?: { readonly job: number; readonly reason: string };
 }
 
 /** The run's taking state, each sub-node's (running job numbers for `pegasus kill`, idle, paused, draining, drained). */
@@ -174,6 +179,8 @@ function steerLines(state: SteerState): string[] {
     const doing = s.jobs.length > 0 ? `running job ${s.jobs.join(', ')}` : 'idle';
     const standing = s.standing === 'taking' ? '' : `, ${s.standing}${s.standing === 'paused' && state.mode === 'broadcast' ? ' (holds the broadcast barrier)' : ''}`;
     lines.push(`  [${s.label}] ${doing}${standing}`);
+    for (const gpu of gpuLines(state.gpus?.[s.label] ?? [])) lines.push(`    ${gpu}`);
   }
+  if (state.waiting) lines.push(`  job ${state.waiting.job} waits: it ${state.waiting.reason}`);
   return lines;
 }

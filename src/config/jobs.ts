@@ -2,7 +2,7 @@
 import { Document, isMap, isScalar, isSeq, type Node } from 'yaml';
 import { ConfigError, formatPlace, type Place } from '../errors.js';
 import { parseDuration } from './duration.js';
-import { type SubNode } from './hosts.js';
+import { gpusOfSlots, type SubNode } from './hosts.js';
 import { bindingObject, cartesian, readParams, type Binding, type EntryContext, type Param } from './params.js';
 import { render } from './template.js';
 import { excerptAt, kindOf, parseYaml, placeOf, scalarText, type YamlSource } from './yaml.js';
@@ -191,7 +191,9 @@ export interface RunContext {
  * parallel's `{%}`), `{{@host}}` and `{{@attempt}}`, which cannot collide with parameters.
  */
 export function renderJob(job: Job, subnode: SubNode, context: RunContext = { slots: [0], job: 1, attempt: 1 }): string {
-  const values = bindingObject([...subnode.params, ...job.params, ['slots', context.slots.join(',')]]);
+  // `{{gpus}}`: the GPUs behind the job's slots on a `slots: auto` host (issue 15), for CUDA_VISIBLE_DEVICES.
+  const gpus = subnode.gpus ? ([['gpus', gpusOfSlots(subnode, context.slots).join(',')]] as const) : [];
+  const values = bindingObject([...subnode.params, ...job.params, ['slots', context.slots.join(',')], ...gpus]);
   return render(job.command, values, { field: 'command', place: job.place, subnode: subnode.label }, { job: context.job, subnode: subnode.index, host: subnode.host, attempt: context.attempt });
 }
 

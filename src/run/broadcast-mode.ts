@@ -6,6 +6,7 @@ import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type Fa
 import { WriteFaults } from './faults.js';
 import { JobFeed } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';
+import { GpuWatch } from './gpu-watch.js';
 import { Roster } from './roster.js';
 import { SlotSet } from './slots.js';
 import { refOf, Sessions } from './sessions.js';
@@ -24,8 +25,24 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
   const roster = options.steering?.roster ?? new Roster(options.subnodes, emit);
   /** Each sub-node's executor while it is in the run (undefined: its host could not be reached). */
   const execs = new Map<SubNode, Executor | undefined>();
+  const gpus = options.gpus ?? new GpuWatch(emit);
   const open = async (subnodes: readonly SubNode[]): Promise<void> => {
-    await Promise.all(subnodes.filter((s) => !execs.has(s)).map(async (subnode) => execs.set(subnode, await sessions.open(subnode, signal))));
+    await Promise.all(
+      subnodes
+        .filter((s) => !execs.has(s))
+        .map(async (subnode) => {
+          const exec = await sessions.open(subnode, signal);
+          // `slots: auto`: its GPUs are counted before its first job (issue 15); broadcast jobs do not wait for busy GPUs.
+          if (exec && subnode.gpus && !subnode.gpus.ids) {
+            const ids = await gpus.count(subnode, exec);
+            const counted = roster.resolve(subnode, typeof ids === 'string' ? [] : ids);
+            gpus.track(counted);
+            execs.set(counted, exec);
+            return;
+          }
+          execs.set(subnode, exec);
+        }),
+    );
   };
   await open(roster.subnodes);
   const live = roster.subnodes.filter((s) => execs.get(s) !== undefined);

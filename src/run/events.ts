@@ -3,6 +3,7 @@ import { type Job } from '../config/jobs.js';
 import { type ConfigError, type FileError, type TransportError } from '../errors.js';
 import { type ExecResult, type StreamName } from '../exec/types.js';
 import { type LockNotice } from '../queue/lock.js';
+import { type GpuView } from './gpu-watch.js';
 import { type Standing } from './roster.js';
 
 /** A sub-node as events name it. */
@@ -81,6 +82,14 @@ export type RunEvent =
   | { readonly type: 'subnode-state'; readonly subnode: SubNodeRef; readonly state: Standing }
   /** hosts.yaml changed during the run and was applied. */
   | { readonly type: 'hosts-reloaded'; readonly file: string; readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] }
+  /** A `slots: auto` sub-node's GPUs were counted (issue 15): `subnode.slots` says how many slots it has now. */
+  | { readonly type: 'subnode-slots'; readonly subnode: SubNodeRef; readonly gpus: readonly number[] }
+  /** What each GPU of a `slots: auto` sub-node is now: free, ours (job numbers) or busy (someone else's). */
+  | { readonly type: 'gpu-state'; readonly subnode: SubNodeRef; readonly gpus: readonly GpuView[] }
+  /** The head job waits for GPUs (issue 15): why, e.g. "needs 2 free GPUs; node3 has 1"; `job` absent once nothing waits for them. */
+  | { readonly type: 'head-waiting'; readonly job?: number; readonly reason?: string }
+  /** nvidia-smi failed on a host (missing, driver not loaded, bad output): its GPU sub-nodes take no job while it does. */
+  | { readonly type: 'gpu-error'; readonly host: string; readonly message: string }
   /** hosts.yaml changed and is not valid: nothing changed; said once per bad version. */
   | { readonly type: 'hosts-error'; readonly error: ConfigError };
 

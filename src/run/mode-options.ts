@@ -7,6 +7,7 @@ import { type Job } from '../config/jobs.js';
 import { type ExecRequest } from '../exec/types.js';
 import { type RunEvent, type SubNodeRef } from './events.js';
 import { type Journal } from './journal.js';
+import { type GpuWatch } from './gpu-watch.js';
 import { type Steering } from './steering.js';
 import { type ExecutorOrError } from './sessions.js';
 
@@ -31,6 +32,8 @@ export interface ModeOptions {
   readonly backpressure?: () => Promise<void> | undefined;
   /** `pegasus kill`, `pause`, `resume`, `drain`, and hosts.yaml edits (issue 14). */
   readonly steering?: Steering;
+  /** The GPUs of `slots: auto` sub-nodes (issue 15); shared with `pegasus status` through the steering. */
+  readonly gpus?: GpuWatch;
   /** Closes a host's connections: a drained or removed host's sub-nodes have all stopped (issue 14). The next job there connects again. */
   readonly hangUp?: (host: string) => Promise<void>;
 }

@@ -1,7 +1,8 @@
 // Which job runs where (issue 8): jobs wait in queue order for enough free slots on one sub-node; --backfill lets later ones use slots the head cannot.
-import { type SubNode } from '../config/hosts.js';
 import { type JobFeed, type FedJob } from './feed.js';
 import { SlotSet } from './slots.js';
+import { gpusOfSlots, type SubNode } from '../config/hosts.js';
+import { GPU_RECHECK_MS, type GpuWatch } from './gpu-watch.js';
 import { type Roster } from './roster.js';
 
 /** How far past a waiting head --backfill looks (jobs taken from the queue file and held in memory). */
@@ -23,6 +24,25 @@ export interface PlacementOptions {
   /** A job needing more slots than any sub-node has: reported, and the queue goes on. */
   readonly onUnrunnable: (fed: FedJob, largest: number) => Promise<void>;
   readonly signal?: AbortSignal;
+  /** `slots: auto` sub-nodes: a job goes only on GPUs that nvidia-smi says are free (issue 15). */
+  readonly gpus?: GpuWatch;
+  /** Why the head job waits for GPUs ("needs 2 free GPUs; node3 has 1"), each time that changes; undefined once it does not. */
+  readonly onWaiting?: (waiting: HeadWaiting | undefined) => void;
+}
+
+/** The first waiting job and why no GPU sub-node can take it now. */
+export interface HeadWaiting {
+  readonly job: number;
+  readonly reason: string;
+}
+
+/** What one sub-node could offer the head job when it last looked. */
+interface Room {
+  readonly label: string;
+  readonly free: number;
+  /** Free slots on GPUs that someone else uses. */
+  readonly busy: number;
+  readonly unit: 'GPU' | 'GPU slot' | 'slot';
 }
 
 const need = (fed: FedJob): number => fed.job.slots ?? 1;
@@ -46,6 +66,9 @@ export class Placement {
   private drained = false;
   private wakers: (() => void)[] = [];
   private readonly done = new AbortController();
+  private recheck: NodeJS.Timeout | undefined;
+  private readonly room = new Map<number, Room>();
+  private waitingSaid: string | undefined;
 
   constructor(options: PlacementOptions) {
     this.options = options;
@@ -58,11 +81,12 @@ export class Placement {
     return this.done.signal;
   }
 
-  /** The most slots a sub-node whose host is still usable offers. */
+  /** The most slots a sub-node whose host is still usable offers (a `slots: auto` one not counted yet may offer any number). */
   private get largest(): number {
     let largest = 0;
     for (const subnode of this.options.roster.subnodes) {
-      if (!this.options.isDead(subnode.host) && !this.options.roster.isLeaving(subnode)) largest = Math.max(largest, subnode.slots);
+      if (this.options.isDead(subnode.host) || this.options.roster.isLeaving(subnode)) continue;
+      largest = Math.max(largest, subnode.gpus && !subnode.gpus.ids ? Number.MAX_SAFE_INTEGER : subnode.slots);
     }
     return largest;
   }
@@ -96,8 +120,16 @@ export class Placement {
         await new Promise<void>((resolve) => this.wakers.push(resolve));
         continue;
       }
-      const placed = this.place(slots);
-      if (placed) return placed;
+      // GPUs someone else uses now are kept out of the choice; they are asked again while a job waits for them.
+      const busy = subnode.gpus && this.options.gpus && this.pending.length > 0 ? await this.options.gpus.busySlots(subnode) : undefined;
+      if (this.options.signal?.aborted || roster.isLeaving(subnode) || !roster.mayPlace(subnode)) continue;
+      const placed = this.place(slots, busy);
+      this.noteRoom(subnode, slots, busy);
+      if (placed) {
+        this.options.gpus?.claim(subnode, gpusOfSlots(subnode, placed.slots), placed.fed.number);
+        return placed;
+      }
+      if (busy && busy.size > 0) this.recheckSoon();
       const head = this.pending[0];
       const wantsMore =
         !this.drained && slots.free > 0 && (head === undefined || (this.options.backfill && this.pending.length < BACKFILL_WINDOW));
@@ -115,14 +147,49 @@ export class Placement {
   }
 
   /** Frees a job's slots (however it ended) and lets waiting loops look again. */
-  release(subnode: SubNode, slots: readonly number[]): void {
+  release(subnode: SubNode, slots: readonly number[], job?: number): void {
     this.slotsOf(subnode).release(slots);
+    if (job !== undefined) this.options.gpus?.release(subnode, gpusOfSlots(subnode, slots), job);
     this.wake();
+  }
+
+  /** A job waits for GPUs that are busy with someone else's work: nvidia-smi is the only one who can say when they are free, so look again soon. */
+  private recheckSoon(): void {
+    if (this.recheck) return;
+    this.recheck = setTimeout(() => {
+      this.recheck = undefined;
+      this.wake();
+    }, GPU_RECHECK_MS);
   }
 
   /** Forgets a sub-node that left the run for good. */
   forget(subnode: SubNode): void {
     this.slots.delete(subnode.index);
+    this.room.delete(subnode.index);
+  }
+
+  /** Records what a sub-node offers now and says why the head waits, when GPU sub-nodes are involved and that changed. */
+  private noteRoom(subnode: SubNode, slots: SlotSet, busy: ReadonlySet<number> | undefined): void {
+    const used = slots.occupancy();
+    const free = used.filter((u, i) => !u && !busy?.has(i)).length;
+    const busyFree = used.filter((u, i) => !u && busy?.has(i)).length;
+    const unit = subnode.gpus ? (subnode.gpus.perGpu > 1 ? 'GPU slot' : 'GPU') : 'slot';
+    this.room.set(subnode.index, { label: subnode.label, free, busy: busyFree, unit });
+    this.sayWaiting();
+  }
+
+  private sayWaiting(): void {
+    const head = this.pending[0];
+    const rooms = [...this.room.values()];
+    const gpu = rooms.find((r) => r.unit !== 'slot');
+    const waits = head !== undefined && gpu !== undefined && rooms.every((r) => r.free < need(head));
+    const reason = waits
+      ? `needs ${need(head)} free ${gpu.unit}${need(head) === 1 ? '' : 's'}; ${rooms.map((r) => `${r.label} has ${r.free}${r.busy > 0 ? ` (${r.busy} more busy with other work)` : ''}`).join(', ')}`
+      : undefined;
+    const said = reason === undefined || head === undefined ? undefined : `${head.number}\n${reason}`;
+    if (said === this.waitingSaid) return;
+    this.waitingSaid = said;
+    this.options.onWaiting?.(reason === undefined || head === undefined ? undefined : { job: head.number, reason });
   }
 
   /** Lets waiting loops look again (e.g. a host died, the run is stopping). */
@@ -134,17 +201,20 @@ export class Placement {
 
   /** Jobs taken from the queue and never started, in queue order (put back at the head when the run ends). */
   leftovers(): FedJob[] {
-    return this.pending.splice(0);
+    clearTimeout(this.recheck);
+    const left = this.pending.splice(0);
+    this.sayWaiting();
+    return left;
   }
 
-  private place(slots: SlotSet): Placed | undefined {
+  private place(slots: SlotSet, busy?: ReadonlySet<number>): Placed | undefined {
     const head = this.pending[0];
     if (!head) return undefined;
-    const at = slots.find(need(head), policyOf(head));
+    const at = slots.find(need(head), policyOf(head), busy);
     if (at) return this.start(0, slots, at);
     if (!this.options.backfill) return undefined;
     // Keep out of the block the head waits for here (if it can ever fit here).
-    const held = slots.reserveFor(need(head), policyOf(head));
+    const held = new Set([...slots.reserveFor(need(head), policyOf(head)), ...(busy ?? [])]);
     for (let i = 1; i < this.pending.length; i++) {
       const fed = this.pending[i] as FedJob;
       const fit = slots.find(need(fed), policyOf(fed), held);

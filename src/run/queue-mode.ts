@@ -8,6 +8,7 @@ import { WriteFaults } from './faults.js';
 import { JobFeed, type FedJob } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';
 import { Placement } from './placement.js';
+import { GpuWatch } from './gpu-watch.js';
 import { Roster } from './roster.js';
 import { refOf, Sessions } from './sessions.js';
 
@@ -78,8 +79,14 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
 
   // Who is in the run changes with pause, drain and hosts.yaml edits (issue 14).
   const roster = options.steering?.roster ?? new Roster(options.subnodes, emit);
+  const gpus = options.gpus ?? new GpuWatch(emit);
   const placement = new Placement({
     roster,
+    gpus,
+    onWaiting: (waiting) => {
+      options.steering?.noteWaiting(waiting);
+      emit({ type: 'head-waiting', ...(waiting ?? {}) });
+    },
     feed,
     backfill: options.backfill ?? false,
     isDead: (host) => sessions.isDead(host),
@@ -112,7 +119,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const ran = await exec.run(attemptRequest(options, fed.job, command, id, ref, steered?.signal));
       steered?.end();
       const result = ran.cancelled && options.steering?.killedAs(fed.number) ? { ...ran, killed: true } : ran;
-      placement.release(subnode, placed.slots);
+      placement.release(subnode, placed.slots, fed.number);
       const { requeued, retrying } = await settle(id, fed, subnode, command, result);
       emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt, slots: placed.slots });
       feed.done();
@@ -132,9 +139,17 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     sessions.forget(host);
     await options.hangUp?.(host);
   };
-  const serve = async (subnode: SubNode): Promise<void> => {
+  const serve = async (joined: SubNode): Promise<void> => {
+    let subnode = joined;
     for (;;) {
       const exec = await sessions.open(subnode, stopTaking);
+      // `slots: auto`: its GPUs are counted over the connection before it takes a job (issue 15).
+      if (exec && subnode.gpus && !subnode.gpus.ids) {
+        const ids = await gpus.count(subnode, exec);
+        subnode = roster.resolve(subnode, typeof ids === 'string' ? [] : ids);
+        gpus.track(subnode);
+        placement.wake(); // jobs waiting for more slots than were known may fit now, or be unrunnable
+      }
       if (exec) await Promise.all(Array.from({ length: subnode.slots }, () => worker(subnode, exec)));
       else placement.wake();
       // Its loops have ended: the queue is done, the run stops, its host is gone, or it leaves.

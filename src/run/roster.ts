@@ -11,7 +11,7 @@ import { refOf } from './sessions.js';
 export type Standing = 'taking' | 'paused' | 'draining' | 'drained' | 'removing' | 'removed';
 
 interface Member {
-  readonly subnode: SubNode;
+  subnode: SubNode;
   removed: boolean;
   /** Its loops have ended: it runs nothing and, once its host has no other member running, holds no connection. */
   parked: boolean;
@@ -134,7 +134,7 @@ export class Roster {
       if (!m) {
         this.admit(subnode, true);
         added.push(subnode.label);
-      } else if (m.subnode.slots !== subnode.slots || m.subnode.host !== subnode.host) {
+      } else if (!sameDefinition(m.subnode, subnode)) {
         // A new definition under the same label: it takes over once the old one's jobs end.
         m.removed = true;
         m.successor = subnode;
@@ -148,6 +148,20 @@ export class Roster {
     }
     this.refresh();
     return { added, removed, changed };
+  }
+
+  /**
+   * A `slots: auto` sub-node's GPUs were counted: it becomes a sub-node with that many slots (times
+   * `slots_per_gpu`), the same one for pause, drain and hosts.yaml. Returns the new value to use.
+   */
+  resolve(subnode: SubNode, gpuIds: readonly number[]): SubNode {
+    const gpus = subnode.gpus;
+    if (!gpus) return subnode;
+    const next: SubNode = { ...subnode, slots: gpuIds.length * gpus.perGpu, gpus: { ...gpus, ids: gpuIds } };
+    const m = this.memberOf(subnode);
+    if (m) m.subnode = next;
+    this.emit({ type: 'subnode-slots', subnode: refOf(next), gpus: gpuIds });
+    return next;
   }
 
   /** Called with each sub-node that joins the run after it started. */
@@ -246,4 +260,12 @@ export class Roster {
     this.listeners = [];
     for (const listener of listeners) listener();
   }
+}
+
+/** Whether a sub-node read again from hosts.yaml is the one running (its counted GPUs aside). */
+function sameDefinition(running: SubNode, read: SubNode): boolean {
+  if (running.host !== read.host) return false;
+  if (!running.gpus || !read.gpus) return !running.gpus && !read.gpus && running.slots === read.slots;
+  const { ids: _ids, ...config } = running.gpus;
+  return JSON.stringify(config) === JSON.stringify(read.gpus);
 }

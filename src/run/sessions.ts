@@ -134,5 +134,5 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
 
 /** How events name a sub-node. */
 export function refOf(subnode: SubNode): SubNodeRef {
-  return { index: subnode.index, host: subnode.host, label: subnode.label, ...(subnode.slots > 1 ? { slots: subnode.slots } : {}) };
+  return { index: subnode.index, host: subnode.host, label: subnode.label, ...(subnode.slots !== 1 ? { slots: subnode.slots } : {}) };
 }

@@ -3,6 +3,8 @@ import { setMaxListeners } from 'node:events';
 import { type SubNode } from '../config/hosts.js';
 import { type ControlReply, type ControlRequest } from '../control/protocol.js';
 import { type RunEvent } from './events.js';
+import { type GpuWatch } from './gpu-watch.js';
+import { type HeadWaiting } from './placement.js';
 import { type Roster } from './roster.js';
 
 /** How `pegasus kill` asked a job to end. */
@@ -28,10 +30,20 @@ export class Steering {
 
   private readonly mode: 'queue' | 'broadcast';
 
-  constructor(roster: Roster, emit: (event: RunEvent) => void, mode: 'queue' | 'broadcast' = 'queue') {
+  private readonly gpus: GpuWatch | undefined;
+
+  private waiting: HeadWaiting | undefined;
+
+  constructor(roster: Roster, emit: (event: RunEvent) => void, mode: 'queue' | 'broadcast' = 'queue', gpus?: GpuWatch) {
     this.roster = roster;
     this.emit = emit;
     this.mode = mode;
+    this.gpus = gpus;
+  }
+
+  /** Why the head job waits for GPUs now (queue mode), for `pegasus status`. */
+  noteWaiting(waiting: HeadWaiting | undefined): void {
+    this.waiting = waiting;
   }
 
   /** The signal of one attempt of job `number` on a sub-node; call the returned end() when it is over. */
@@ -67,7 +79,15 @@ export class Steering {
     switch (request.op) {
       case 'jobs':
       case 'state':
-        return { ok: true, mode: this.mode, jobs: this.jobs(), ...this.roster.holds, subnodes: this.subnodes() };
+        return {
+          ok: true,
+          mode: this.mode,
+          jobs: this.jobs(),
+          ...this.roster.holds,
+          subnodes: this.subnodes(),
+          gpus: this.gpus?.describe() ?? {},
+          ...(this.waiting ? { waiting: this.waiting } : {}),
+        };
       case 'kill':
         return this.kill(request.jobs, request.requeue);
       case 'pause':

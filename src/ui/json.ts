@@ -55,6 +55,14 @@ export function eventJson(event: RunEvent): Record<string, unknown> {
       return { ...base, file: event.file, added: event.added, removed: event.removed, changed: event.changed };
     case 'hosts-error':
       return { ...base, message: event.error.describe() };
+    case 'subnode-slots':
+      return { ...base, subnode: event.subnode.label, host: event.subnode.host, slots: event.subnode.slots ?? 1, gpus: event.gpus };
+    case 'gpu-state':
+      return { ...base, subnode: event.subnode.label, host: event.subnode.host, gpus: event.gpus };
+    case 'head-waiting':
+      return { ...base, ...(event.job === undefined ? {} : { job: event.job, reason: event.reason }) };
+    case 'gpu-error':
+      return { ...base, host: event.host, message: event.message };
     case 'file-fault':
       return { ...base, file: event.error.file, code: event.error.code, message: event.error.describe(), stopping: event.stopping };
   }

@@ -29,6 +29,8 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
   const running = new Map<number, { readonly label: string; readonly command: string; readonly since: number }>();
   let stopSaid = false;
   let cancelling = false;
+  let waitingSaid: number | undefined;
+  const gpuSaid = new Map<string, string>();
   return (event) => {
     switch (event.type) {
       case 'file-fault':
@@ -93,6 +95,31 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
         sinks.err(`pegasus: ${event.file} changed: ${parts.join('; ')}.\n`);
         return;
       }
+      case 'subnode-slots':
+        sinks.err(
+          event.gpus.length > 0
+            ? `pegasus: [${event.subnode.label}] has ${event.gpus.length} GPU${event.gpus.length === 1 ? '' : 's'} (${event.gpus.join(', ')}): ${event.subnode.slots ?? 1} slot${(event.subnode.slots ?? 1) === 1 ? '' : 's'}.\n`
+            : `pegasus: [${event.subnode.label}] has no GPU pegasus can use (slots: auto); it takes no job.\n`,
+        );
+        return;
+      case 'gpu-state':
+        // Someone else's work taking or leaving a GPU is said; the rest (our jobs, memory) the panel and `pegasus status` show.
+        for (const gpu of event.gpus) {
+          const key = `${event.subnode.index}#${gpu.id}`;
+          const before = gpuSaid.get(key);
+          if (gpu.state === 'busy' && before !== 'busy') sinks.err(`pegasus: [${event.subnode.label}] GPU ${gpu.id} is busy: ${gpu.reason ?? 'in use'}; no job starts there until it is free.\n`);
+          if (gpu.state === 'free' && before === 'busy') sinks.err(`pegasus: [${event.subnode.label}] GPU ${gpu.id} is free again.\n`);
+          gpuSaid.set(key, gpu.state);
+        }
+        return;
+      case 'head-waiting':
+        // Said once per waiting job; the panel and `pegasus status` follow the reason as it changes.
+        if (event.job !== undefined && event.job !== waitingSaid) sinks.err(`pegasus: job ${event.job} waits: it ${event.reason ?? ''}.\n`);
+        waitingSaid = event.job;
+        return;
+      case 'gpu-error':
+        sinks.err(`pegasus: host ${event.host}: slots: auto, but ${event.message}; its GPU sub-nodes take no job while it fails.\n`);
+        return;
       case 'hosts-error':
         sinks.err(`pegasus: ${event.error.describe()}\npegasus: the run goes on with the hosts it had; the edit is applied once the file is fixed.\n`);
         return;

@@ -1,5 +1,6 @@
 // The view state of a run: what each sub-node is doing and the totals, folded from run events (one reducer for the live panel and the progress line).
 import { type RunEvent, type SubNodeRef } from '../run/events.js';
+import { type GpuView } from '../run/gpu-watch.js';
 import { type Standing } from '../run/roster.js';
 
 export type SubNodeState = 'idle' | 'running' | 'reconnecting' | 'down';
@@ -16,12 +17,14 @@ export interface RunningJob {
 
 /** One sub-node's row. */
 export interface SubNodeView {
-  readonly ref: SubNodeRef;
+  ref: SubNodeRef;
   state: SubNodeState;
   /** Its running jobs by id, oldest first (more than one when it has slots). */
   readonly jobs: Map<number, RunningJob>;
   /** Which of its slots are in use, when it has more than one. */
-  readonly occupancy?: boolean[];
+  occupancy?: boolean[];
+  /** Its GPUs (`slots: auto`, issue 15): free, ours, or busy with someone else's work. */
+  gpus?: readonly GpuView[];
   /** Paused, draining, drained or leaving (issue 14): it starts no new job. Absent while it takes jobs. */
   standing?: Exclude<Standing, 'taking'>;
 }
@@ -56,6 +59,8 @@ export interface ViewState {
   paused?: boolean;
   /** Broadcast mode: a paused sub-node holds the barrier (the next job waits for it everywhere). */
   barrier?: boolean;
+  /** The head job waits for GPUs (issue 15), and why. */
+  headWaiting?: { readonly job: number; readonly reason: string };
 }
 
 export function initialState(subnodes: readonly SubNodeRef[], now: number = Date.now()): ViewState {
@@ -126,8 +131,28 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
       else row.standing = event.state;
       return true;
     }
+    case 'subnode-slots': {
+      const row = rowOf(state, event.subnode.index);
+      if (!row) return false;
+      row.ref = event.subnode;
+      const slots = event.subnode.slots ?? 1;
+      if (slots > 1) row.occupancy = Array.from({ length: slots }, (_, i) => row.occupancy?.[i] ?? false);
+      else delete row.occupancy;
+      return true;
+    }
+    case 'gpu-state': {
+      const row = rowOf(state, event.subnode.index);
+      if (!row) return false;
+      row.gpus = event.gpus;
+      return true;
+    }
+    case 'head-waiting':
+      if (event.job === undefined || event.reason === undefined) delete state.headWaiting;
+      else state.headWaiting = { job: event.job, reason: event.reason };
+      return true;
     case 'hosts-reloaded':
     case 'hosts-error':
+    case 'gpu-error':
       return false; // said above the panel
     case 'host-connected':
     case 'host-reconnected':

@@ -111,6 +111,8 @@ export interface FleetOptions {
   readonly signal?: AbortSignal;
   /** Extra sshd_config lines for every host, e.g. `MaxSessions 2`. */
   readonly sshdConfig?: readonly string[];
+  /** Extra sshd_config lines for host `index` (0-based) only, e.g. a `SetEnv` that differs per host. */
+  readonly hostSshdConfig?: (index: number) => readonly string[];
 }
 
 /** Starts `hosts` sshd processes in parallel on 127.0.0.2… (one shared free port) and writes an ssh config naming them node1… */
@@ -134,7 +136,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     // With UsePAM no, sshd refuses a locked account ("!" in /etc/shadow, what useradd leaves) even for a key;
     // root is rarely locked, and PAM's session modules cost time, so only other users get PAM.
     const usePam = user !== 'root';
-    const { port, sshds } = await startAll({ dir, hostKeys, authorizedKeys, usePam, signal, extra: options.sshdConfig ?? [] });
+    const { port, sshds } = await startAll({ dir, hostKeys, authorizedKeys, usePam, signal, extra: options.sshdConfig ?? [], ...(options.hostSshdConfig ? { hostExtra: options.hostSshdConfig } : {}) });
     const hosts = sshds.map((s, i): FleetHost => {
       const hostKeyPath = hostKeys[i] ?? '';
       let stopping: Promise<void> | undefined;
@@ -244,6 +246,7 @@ interface StartAll {
   readonly usePam: boolean;
   readonly signal: AbortSignal;
   readonly extra: readonly string[];
+  readonly hostExtra?: (index: number) => readonly string[];
 }
 
 /** Starts one sshd per host key on one port, all in parallel; on a lost port race, stops them all and tries another port. */
@@ -287,6 +290,7 @@ async function startSshd(o: StartSshd): Promise<Sshd> {
       'PubkeyAuthentication yes',
       'LogLevel INFO',
       ...o.extra,
+      ...(o.hostExtra?.(o.index) ?? []),
       '',
     ].join('\n'),
   );

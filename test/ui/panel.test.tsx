@@ -142,3 +142,30 @@ test('steered sub-nodes: a row per joined sub-node, its standing after it, the b
   assert.match(text, /2 sub-nodes/);
   assert.match(text, /node2 +idle/);
 });
+
+test('a slots: auto sub-node shows each GPU once counted: ours with the job number, free, busy with the memory someone else uses; and why the head job waits', () => {
+  const box: SubNodeRef = { index: 0, host: 'node3', label: 'node3', slots: 0 };
+  const state = initialState([box], T0);
+  const counted: SubNodeRef = { ...box, slots: 3 };
+  applyEvent(state, { type: 'subnode-slots', subnode: counted, gpus: [0, 1, 2] }, T0);
+  applyEvent(state, { ...started(counted, 7, 'train a'), number: 7, slots: [0] } as RunEvent, T0);
+  applyEvent(
+    state,
+    {
+      type: 'gpu-state',
+      subnode: counted,
+      gpus: [
+        { id: 0, state: 'ours', jobs: [7], memoryUsedMiB: 30000 },
+        { id: 1, state: 'free', memoryUsedMiB: 4 },
+        { id: 2, state: 'busy', memoryUsedMiB: 20480, reason: 'a process not started by pegasus (pid 4242)' },
+      ],
+    },
+    T0,
+  );
+  applyEvent(state, { type: 'head-waiting', job: 8, reason: 'needs 2 free GPUs; node3 has 1 (1 more busy with other work)' }, T0);
+  const text = frame(state);
+  assert.match(text, /^● node3 {2}▮▯▯ {2}GPU 0 #7 · 1 free · 2 busy 20\.0 GiB {2}.*#7 train a$/m);
+  assert.match(text, /job 8 waits: needs 2 free GPUs; node3 has 1 \(1 more busy with other work\)/);
+  applyEvent(state, { type: 'head-waiting' }, T0);
+  assert.doesNotMatch(frame(state), /waits/);
+});

@@ -22,8 +22,9 @@ export function panelBudget(rows: number): number {
 
 export function Panel({ state, now, columns, rows, title }: PanelProps) {
   const banner = stopBanner(state);
-  // The header and the totals take a line each, the Ctrl-C banner one more.
-  const room = Math.max(1, panelBudget(rows) - 2 - (banner ? 1 : 0));
+  const waits = state.headWaiting ? `job ${state.headWaiting.job} waits: ${state.headWaiting.reason}` : undefined;
+  // The header and the totals take a line each, the Ctrl-C banner and the GPU wait one more each.
+  const room = Math.max(1, panelBudget(rows) - 2 - (banner ? 1 : 0) - (waits ? 1 : 0));
   const header = `── ${title} · ${state.subnodes.length} sub-node${state.subnodes.length === 1 ? '' : 's'} · ${elapsed(now - state.startedAt)} `;
   return (
     <Box flexDirection="column" width={columns}>
@@ -32,6 +33,11 @@ export function Panel({ state, now, columns, rows, title }: PanelProps) {
       </Text>
       {body(state.subnodes, room, now, state.barrier ?? false)}
       <Text wrap="truncate-end">{totalsLine(state)}</Text>
+      {waits ? (
+        <Text color="cyan" wrap="truncate-end">
+          {waits}
+        </Text>
+      ) : null}
       {banner ? (
         <Text color="yellow" wrap="truncate-end">
           {banner}

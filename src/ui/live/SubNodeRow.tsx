@@ -3,6 +3,7 @@ import { Text } from 'ink';
 import { oldestJob, type SubNodeView } from '../state.js';
 import { elapsed, MARK, slotBar, STATE_COLOUR } from './format.js';
 import { oneLine } from '../plain.js';
+import { gpuCells } from '../gpu-text.js';
 
 export interface SubNodeRowProps {
   readonly row: SubNodeView;
@@ -24,6 +25,7 @@ export function SubNodeRow({ row, labelWidth, now, barrier = false }: SubNodeRow
   return (
     <Text wrap="truncate-end">
       <Text color={STATE_COLOUR[row.state]}>{MARK[row.state]}</Text> {label}  {row.occupancy ? `${slotBar(row.occupancy)}  ` : ''}
+      {row.gpus && row.gpus.length > 0 ? `${gpuCells(row.gpus)}  ` : ''}
       {detail}
       {more}
       {held}

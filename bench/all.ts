@@ -24,7 +24,7 @@ const sections: [string, () => Promise<string> | string][] = [
   ['D: daemon pickup latency', () => script('daemon-latency')],
   ['O: output throughput and memory', () => script('output')],
   ['Start-up', startupTable],
-  ['Slots: utilization, FIFO vs --backfill', () => script('slots')],
+  ['Slots: utilization, FIFO vs --backfill; slots: auto GPUs with one busy', () => script('slots')],
 ];
 const cpu = os.cpus();
 const out: string[] = [

@@ -186,7 +186,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
     deadHosts: sessions.deadHosts,
     ...(queueError ? { queueError } : {}),
     // Sub-nodes of a dead host stop; when no host is left, the queue may still hold work.
-    stranded: roster.subnodes.every((s) => sessions.isDead(s.host)),
+    stranded: roster.subnodes.every((s) => sessions.isDead(s.host) || (s.gpus !== undefined && s.slots === 0)),
     putBack: leftBack ? leftovers.length : 0, // when the queue could not be written, the fault says where they are
     retried,
     ...(unrunnable.length > 0 ? { unrunnable } : {}),

@@ -211,7 +211,7 @@ export function summaryText(summary: RunSummary, logPathOf: (id: number) => stri
   if (summary.retried) lines.push(`  ${summary.retried} job${summary.retried === 1 ? '' : 's'} needed more than one attempt.`);
   if (summary.putBack) lines.push(`  ${summary.putBack} job${summary.putBack === 1 ? '' : 's'} waiting for a retry went back to the head of the queue.`);
   if (summary.deadHosts.length > 0) lines.push(`  unreachable or lost hosts: ${summary.deadHosts.join(', ')}`);
-  if (summary.stranded) lines.push('  no host was left to run jobs; what remains is still in the queue file.');
+  if (summary.stranded) lines.push('  no host was left to run jobs (unreachable, or slots: auto with no GPU pegasus can use); what remains is still in the queue file.');
   if (summary.queueError) {
     const where = summary.queueError.place ? ` (${formatPlace(summary.queueError.place)})` : '';
     lines.push(`  stopped at a bad queue entry${where}; it is still at the head of the queue.`);

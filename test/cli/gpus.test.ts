@@ -155,3 +155,13 @@ test('a driver that fails is reported with its message; slots_per_gpu packs two 
   const lines = result.stdout.split('\n').filter((l) => l.includes('"event":"job-output"'));
   assert.equal(lines.filter((l) => /on=node2 gpus=1"/.test(l)).length, 2, lines.join('\n'));
 });
+
+test('when no host has a GPU pegasus can use, the run ends with exit 1 and the jobs stay in the queue', async () => {
+  const queue = '- echo one {{gpus}}\n- echo two {{gpus}}\n';
+  const ws = await workspace('- hostname: node3\n  slots: auto\n', queue);
+  const result = await ws.start().exited;
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /host node3: slots: auto, but nvidia-smi is not on the host's PATH/);
+  assert.match(result.stderr, /no host was left to run jobs \(unreachable, or slots: auto with no GPU pegasus can use\); what remains is still in the queue file/);
+  assert.equal(await ws.read('queue.yaml'), queue);
+});

@@ -35,6 +35,12 @@ function runOptions(command: Command): Command {
     .option('--max-sessions <n>', 'channels per SSH connection; more sub-nodes on a host open more connections', positiveInt, 4)
     .option('--max-startups <n>', 'SSH handshakes in flight at once (sshd drops connections past its MaxStartups, 10 by default)', positiveInt, 8)
     .option('--log-dir <path>', 'where each job\'s full output is kept (default: .pegasus/logs beside the queue file)')
+    .option('--on-failure <command>', 'run this (a template: {{job}}, {{command}}, {{exit_code}}, …) when a job fails after its last attempt')
+    .option('--on-success <command>', 'run this when a job succeeds')
+    .option('--on-finish <command>', 'run this when a job ends, however it ends')
+    .option('--on-idle <command>', 'run this when the queue is empty and nothing runs (daemon: each time)')
+    .option('--on-host-lost <command>', 'run this when a host is given up ({{host}}, {{message}})')
+    .option('--hook-timeout <duration>', 'stop a hook (as a tree) that runs longer (default 30s)')
     .option('--debug', 'show stack traces of internal errors', false);
 }
 
@@ -110,6 +116,18 @@ function buildProgram(): Command {
     .action(async (jobs: string[], flags) => {
       const { killJobs } = await import('./cli/steer-command.js');
       process.exitCode = await killJobs(jobs, flags);
+    });
+  program
+    .command('wait')
+    .description('block until those jobs (or every job and the queue) are done; exit 0 if all succeeded, 1 if one failed')
+    .argument('[jobs...]', 'job numbers of the running run; none: until its queue is empty and nothing runs')
+    .option('--timeout <duration>', 'give up after this long (exit 124)')
+    .option('--pid <pid>', 'the run with this pid (when several runs share the queue)')
+    .option('--queue-file <path>', 'the queue file of the run', 'queue.yaml')
+    .option('--debug', 'show stack traces of internal errors', false)
+    .action(async (jobs: string[], flags) => {
+      const { waitFor } = await import('./cli/wait-command.js');
+      process.exitCode = await waitFor(jobs, flags);
     });
   for (const [op, description] of [
     ['pause', 'take no new jobs (running ones go on): the whole run, or only the hosts or sub-nodes named'],

@@ -1,4 +1,5 @@
 // `pegasus q` and `pegasus b`: load the files, connect, run the mode, print, and say which exit code the outcome means.
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { parseDuration } from '../config/duration.js';
@@ -23,6 +24,9 @@ import { broadcastSummaryText, summaryText } from '../ui/plain.js';
 import { EXIT } from './exit.js';
 import { openConnections, type Connections } from './connections.js';
 import { dryRun } from './dry-run.js';
+import { countEntries } from '../queue/count.js';
+import { hooksOf, startRunHooks } from './run-hooks.js';
+import { type Hook } from '../hooks/config.js';
 import { liveHosts } from './hosts-live.js';
 import { countQueueNow } from './queue-size.js';
 import { openScreen } from './screen.js';
@@ -57,6 +61,13 @@ export interface RunFlags {
   readonly keepOrder?: boolean;
   /** Channels per SSH connection. */
   readonly maxSessions?: number;
+  /** Hooks (issue 16): --on-failure, --on-success, --on-finish, --on-idle, --on-host-lost, --hook-timeout. */
+  readonly onFailure?: string;
+  readonly onSuccess?: string;
+  readonly onFinish?: string;
+  readonly onIdle?: string;
+  readonly onHostLost?: string;
+  readonly hookTimeout?: string;
   /** SSH handshakes in flight at once. */
   readonly maxStartups?: number;
 }
@@ -69,6 +80,7 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
     throw new ConfigError(`--timeout ${flags.timeout} is not a duration.`, { fix: 'Write it like 90m, 30s, 1h30m or 2h.' });
   }
   if (flags.dryRun) return dryRun(subnodes, flags);
+  const hooks = await hooksOf(flags);
   // Check the whole file once before connecting: a syntax error, an entry without `command` or a
   // parameter clash anywhere is reported before anything runs. Templates are checked as entries are taken.
   const text = await readQueueText(flags.queueFile, { missingOk: flags.daemon });
@@ -77,7 +89,7 @@ export async function runMode(mode: 'queue' | 'broadcast', flags: RunFlags): Pro
   // Hosts start connecting now, while the rest is set up (issue 7: start-up).
   const connections = await openConnections(flags, subnodes);
   try {
-    return await runWithConnections(mode, flags, subnodes, connections, timeoutMs);
+    return await runWithConnections(mode, flags, subnodes, connections, timeoutMs, hooks);
   } finally {
     await connections.close();
   }
@@ -90,6 +102,7 @@ async function runWithConnections(
   subnodes: readonly SubNode[],
   connections: Connections,
   timeoutMs: number | undefined,
+  hooks: readonly Hook[],
 ): Promise<number> {
   const files = queueFilesOf(flags.queueFile);
   // A log that cannot be written is said once and the run goes on without it (issue 13).
@@ -107,11 +120,13 @@ async function runWithConnections(
     barrier: mode === 'broadcast',
     title: `pegasus ${mode === 'queue' ? 'q' : 'b'} · ${path.basename(files.queue)}${flags.daemon ? ' · daemon' : ''}`,
   });
-  // Every event goes to the logs (which keep everything) and to the screen.
+  // Every event goes to the logs (which keep everything), the screen, and the hooks and `pegasus wait` (issue 16).
   const print = (event: RunEvent): void => {
     logs.onEvent(event);
     screen.onEvent(event);
+    runHooks.onEvent(event);
   };
+  const runHooks = startRunHooks({ hooks, queueFile: path.resolve(files.queue), logDir: logs.dir, logOf: (id) => logs.pathOf(id), emit: print, json: flags.json ?? false });
   const stopCounting = screen.kind === 'json' ? () => {} : countQueueNow(files.queue, print);
   const stop = stopOnSignals(print);
   // chokidar loads only for the daemon.
@@ -129,6 +144,8 @@ async function runWithConnections(
   // `pegasus kill`, `pause`, `resume`, `drain` from another terminal reach this run here (issue 14).
   const gpus = new GpuWatch(print);
   const steering = new Steering(roster, print, mode, gpus);
+  steering.tally = runHooks.tally;
+  steering.queued = async () => countEntries(await readFile(files.queue, 'utf8').catch(() => ''));
   const control = await ControlServer.listen(controlDirOf(files.queue), (request) => steering.handle(request));
   const hostsFile = liveHosts(flags.hostsFile, files.queue, roster, print);
   const common = {
@@ -155,6 +172,7 @@ async function runWithConnections(
     const report = async (text: string, result: RunSummary): Promise<void> => {
       stopCounting();
       await screen.close();
+      runHooks.screenClosed((line) => process.stderr.write(line));
       if (flags.json) process.stdout.write(`${JSON.stringify(summaryJson(result))}\n`);
       else process.stderr.write(text);
     };
@@ -166,9 +184,12 @@ async function runWithConnections(
         retryFailed: flags.retryFailed ?? false,
         backfill: flags.backfill ?? false,
       });
+      // A run that ended by itself with its queue done is idle for good (on_idle, `pegasus wait`).
+      if (stop.code() === undefined && !flags.daemon && !summary.stranded && !summary.queueError) runHooks.queueDone();
       await report(summaryText(summary, (id) => logs.pathOf(id)), summary);
     } else {
       const broadcast = await runBroadcast({ ...common, errorAborts: flags.errorAborts ?? false });
+      if (stop.code() === undefined && !flags.daemon && !broadcast.aborted && !broadcast.stranded && !broadcast.queueError) runHooks.queueDone();
       // A column for every sub-node that was in the run at some point (hosts.yaml may have changed).
       const columns = new Map([...subnodes.map(refOf), ...broadcast.rounds.flatMap((r) => r.cells.map((c) => c.subnode))].map((s) => [s.index, s]));
       await report(broadcastSummaryText(broadcast, [...columns.values()].sort((a, b) => a.index - b.index)), broadcast);
@@ -184,6 +205,7 @@ async function runWithConnections(
   } finally {
     stopCounting();
     await hostsFile.close();
+    await runHooks.close((text) => process.stderr.write(text));
     await control.close();
     await screen.close();
     stop.dispose();

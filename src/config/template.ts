@@ -6,6 +6,14 @@ import { ConfigError, type Place } from '../errors.js';
 type HelperFn = (...args: unknown[]) => string;
 
 const engine = Handlebars.create();
+// Handlebars' built-in `log` helper would swallow `{{log}}`, the log file a hook is given (issue 16):
+// `{{log}}` is that value where there is one.
+engine.registerHelper('log', (...args: unknown[]) => {
+  const options = args[args.length - 1] as { data?: { root?: Record<string, unknown> } };
+  const value = options.data?.root?.['log'];
+  if (args.length === 1 && typeof value === 'string') return value;
+  throw new Error('`{{log}}` is only given to hooks (the job\'s log file)');
+});
 
 /**
  * Registers a helper that takes exactly `arity` string (or number) arguments. A wrong count or a

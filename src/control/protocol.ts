@@ -5,7 +5,9 @@ export type ControlRequest =
   | { readonly op: 'jobs' }
   | { readonly op: 'kill'; readonly jobs: readonly number[]; readonly requeue: boolean }
   | { readonly op: 'pause' | 'resume' | 'drain'; readonly targets: readonly string[] }
-  | { readonly op: 'state' };
+  | { readonly op: 'state' }
+  /** Answered once those jobs have ended, or (no jobs) once the run is idle, or when the run ends (issue 16). */
+  | { readonly op: 'wait'; readonly jobs?: readonly number[] };
 
 /** A reply: `ok` with data, or an error in words. */
 export type ControlReply = { readonly ok: true; readonly [key: string]: unknown } | { readonly ok: false; readonly error: string };
@@ -35,6 +37,12 @@ export function parseRequest(line: string): ControlRequest | string {
       const targets = request['targets'] ?? [];
       if (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string')) return `${request['op']} needs "targets": a list of hosts or sub-nodes`;
       return { op: request['op'], targets: targets as string[] };
+    }
+    case 'wait': {
+      const jobs = request['jobs'];
+      if (jobs === undefined) return { op: 'wait' };
+      if (!Array.isArray(jobs) || !jobs.every((j) => Number.isInteger(j) && (j as number) > 0)) return 'wait takes "jobs": a list of job numbers';
+      return { op: 'wait', jobs: jobs as number[] };
     }
     default:
       return `unknown op ${JSON.stringify(request['op'])}`;

@@ -88,6 +88,8 @@ export type RunEvent =
   | { readonly type: 'gpu-state'; readonly subnode: SubNodeRef; readonly gpus: readonly GpuView[] }
   /** The head job waits for GPUs (issue 15): why, e.g. "needs 2 free GPUs; node3 has 1"; `job` absent once nothing waits for them. */
   | { readonly type: 'head-waiting'; readonly job?: number; readonly reason?: string }
+  /** A hook (issue 16) failed, timed out, or could not run: reported, never fatal. */
+  | { readonly type: 'hook-failed'; readonly kind: string; readonly message: string; readonly job?: number; readonly log?: string }
   /** nvidia-smi failed on a host (missing, driver not loaded, bad output): its GPU sub-nodes take no job while it does. */
   | { readonly type: 'gpu-error'; readonly host: string; readonly message: string }
   /** hosts.yaml changed and is not valid: nothing changed; said once per bad version. */

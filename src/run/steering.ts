@@ -5,6 +5,7 @@ import { type ControlReply, type ControlRequest } from '../control/protocol.js';
 import { type RunEvent } from './events.js';
 import { type GpuWatch } from './gpu-watch.js';
 import { type HeadWaiting } from './placement.js';
+import { type RunTally } from './tally.js';
 import { type Roster } from './roster.js';
 
 /** How `pegasus kill` asked a job to end. */
@@ -41,6 +42,20 @@ export class Steering {
     this.gpus = gpus;
   }
 
+  /** How the run's jobs ended, for `pegasus wait` (issue 16); set by the CLI. */
+  tally: RunTally | undefined;
+
+  /** Entries in the queue file now (set by the CLI): a wait for the queue does not end before the run has seen them. */
+  queued: (() => Promise<number>) | undefined;
+
+  private async wait(jobs: readonly number[] | undefined): Promise<ControlReply> {
+    if (!this.tally) return { ok: false, error: 'this run cannot be waited for' };
+    const unknown = (jobs ?? []).filter((n) => !this.tally?.knows(n));
+    if (unknown.length > 0) return { ok: false, error: `job ${unknown.join(', ')} has not started in this run` };
+    const answer = await this.tally.wait(jobs, jobs ? 0 : ((await this.queued?.()) ?? 0));
+    return { ok: true, ...answer };
+  }
+
   /** Why the head job waits for GPUs now (queue mode), for `pegasus status`. */
   noteWaiting(waiting: HeadWaiting | undefined): void {
     this.waiting = waiting;
@@ -75,7 +90,7 @@ export class Steering {
   }
 
   /** Answers one control request. */
-  handle(request: ControlRequest): ControlReply {
+  handle(request: ControlRequest): ControlReply | Promise<ControlReply> {
     switch (request.op) {
       case 'jobs':
       case 'state':
@@ -90,6 +105,8 @@ export class Steering {
         };
       case 'kill':
         return this.kill(request.jobs, request.requeue);
+      case 'wait':
+        return this.wait(request.jobs);
       case 'pause':
       case 'resume':
       case 'drain':

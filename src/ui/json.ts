@@ -59,6 +59,8 @@ export function eventJson(event: RunEvent): Record<string, unknown> {
       return { ...base, subnode: event.subnode.label, host: event.subnode.host, slots: event.subnode.slots ?? 1, gpus: event.gpus };
     case 'gpu-state':
       return { ...base, subnode: event.subnode.label, host: event.subnode.host, gpus: event.gpus };
+    case 'hook-failed':
+      return { ...base, kind: event.kind, message: event.message, ...(event.job === undefined ? {} : { job: event.job }), ...(event.log ? { log: event.log } : {}) };
     case 'head-waiting':
       return { ...base, ...(event.job === undefined ? {} : { job: event.job, reason: event.reason }) };
     case 'gpu-error':

@@ -77,6 +77,11 @@ export class JobLogs {
     this.runDir = path.join(dir, `${stamp}-${process.pid}`);
   }
 
+  /** This run's log folder. */
+  get dir(): string {
+    return this.runDir;
+  }
+
   /** The log file of a job (by the id of its attempt), if it had one. */
   pathOf(id: number): string | undefined {
     return this.paths.get(id);

@@ -117,6 +117,9 @@ export function plainPrinter(sinks: PlainSinks, options: PlainOptions): (event: 
         if (event.job !== undefined && event.job !== waitingSaid) sinks.err(`pegasus: job ${event.job} waits: it ${event.reason ?? ''}.\n`);
         waitingSaid = event.job;
         return;
+      case 'hook-failed':
+        sinks.err(`pegasus: hook ${event.kind}${event.job === undefined ? '' : ` (job ${event.job})`} failed: ${event.message}${event.log ? `; its output is in ${event.log}` : ''}. The run goes on.\n`);
+        return;
       case 'gpu-error':
         sinks.err(`pegasus: host ${event.host}: slots: auto, but ${event.message}; its GPU sub-nodes take no job while it fails.\n`);
         return;

@@ -153,6 +153,7 @@ export function applyEvent(state: ViewState, event: RunEvent, now: number = Date
     case 'hosts-reloaded':
     case 'hosts-error':
     case 'gpu-error':
+    case 'hook-failed':
       return false; // said above the panel
     case 'host-connected':
     case 'host-reconnected':

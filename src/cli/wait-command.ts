@@ -44,9 +44,11 @@ export async function waitFor(numbers: readonly string[], flags: WaitFlags): Pro
     throw new ConfigError(`${runs.length} runs share ${flags.queueFile} (pids ${runs.map((r) => r.pid).join(', ')}), and each numbers its own jobs.`, { fix: 'Say which run with `--pid PID` (`pegasus status` lists them).' });
   }
 
+  process.stderr.write(`pegasus: waiting for ${jobs.length > 0 ? `job ${jobs.join(', ')}` : `${flags.queueFile} to be done`} (run pid ${runs.map((r) => r.pid).join(', ')}).\n`);
+  const giveUp = new AbortController();
   const answers = Promise.all(
     runs.map(async (run) => {
-      const reply = await askRun(dir, run.pid, { op: 'wait', ...(jobs.length > 0 ? { jobs } : {}) });
+      const reply = await askRun(dir, run.pid, { op: 'wait', ...(jobs.length > 0 ? { jobs } : {}) }, giveUp.signal);
       if (reply === undefined) return { pid: run.pid, gone: true as const };
       if (!reply.ok) throw new ConfigError(`Cannot wait for that in run pid ${run.pid}: ${reply.error}.`, { fix: '`pegasus status` lists the running jobs with their numbers; a job taken but not started yet has no number to wait for.' });
       return { pid: run.pid, answer: reply as unknown as WaitAnswer };
@@ -59,6 +61,7 @@ export async function waitFor(numbers: readonly string[], flags: WaitFlags): Pro
   const result = await Promise.race([answers, timedOut]);
   clearTimeout(timer);
   if (result === 'timeout') {
+    giveUp.abort();
     process.stderr.write(`pegasus: gave up waiting after ${flags.timeout}: ${jobs.length > 0 ? `job ${jobs.join(', ')}` : flags.queueFile} not done yet.\n`);
     return TIMED_OUT;
   }

@@ -32,8 +32,8 @@ export async function askRuns(dir: string, request: ControlRequest): Promise<Run
 }
 
 /** Sends one request to the run with this pid only; undefined when it no longer listens. */
-export async function askRun(dir: string, pid: number, request: ControlRequest): Promise<ControlReply | undefined> {
-  return askOne(socketOf(dir, pid), pid, request);
+export async function askRun(dir: string, pid: number, request: ControlRequest, signal?: AbortSignal): Promise<ControlReply | undefined> {
+  return askOne(socketOf(dir, pid), pid, request, signal);
 }
 
 function alive(pid: number): boolean {
@@ -45,10 +45,11 @@ function alive(pid: number): boolean {
   }
 }
 
-/** One request and its reply; undefined for a stale socket (removed when its run is gone). */
-function askOne(file: string, pid: number, request: ControlRequest): Promise<ControlReply | undefined> {
+/** One request and its reply; undefined for a stale socket (removed when its run is gone), or once `signal` gives up. */
+function askOne(file: string, pid: number, request: ControlRequest, signal?: AbortSignal): Promise<ControlReply | undefined> {
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(file);
+    signal?.addEventListener('abort', () => socket.destroy(), { once: true });
     let buffer = '';
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));

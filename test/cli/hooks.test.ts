@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runPegasus, startPegasus } from '../helpers/cli.js';
@@ -88,7 +90,10 @@ test('a hook template with an unknown variable in on_idle stops the run before i
 });
 
 test('pegasus wait: returns when a daemon\'s queue becomes idle (exit 1: a job failed), waits for one job, gives up at --timeout; from the files once no run is left', async () => {
-  const ws = await workspace('', 'on_idle: echo "idle {{succeeded}} {{failed}}" >> idle.txt\n');
+  // The hook says it has run through a fifo the test reads: the event to wait on (a hook runs beside the run).
+  const ws = await workspace('', 'on_idle: echo "idle {{succeeded}} {{failed}}" >> idle.txt; echo ran > idle.fifo\n');
+  await promisify(execFile)('mkfifo', [ws.file('idle.fifo')]);
+  const hookRan = () => readFile(ws.file('idle.fifo'), 'utf8');
   const gate = ws.file('gate');
   await writeFile(ws.file('queue.yaml'), `- while [ ! -e ${gate} ]; do sleep 0.05; done; exit 3\n`);
   const daemon = startPegasus(['q', '--daemon', '--plain'], { cwd: ws.dir });
@@ -99,6 +104,7 @@ test('pegasus wait: returns when a daemon\'s queue becomes idle (exit 1: a job f
   const done = await waiting.exited;
   assert.equal(done.code, 1, done.stderr);
   assert.match(done.stdout, /queue\.yaml is done: it is empty and nothing runs; 1 job ended while waiting, 1 failed \(job 1 exit 3\)/);
+  await hookRan();
   assert.deepEqual(await ws.lines('idle.txt'), ['idle 0 1']);
 
   // A new entry: the run is busy again, and a wait for that job says it succeeded.
@@ -116,7 +122,7 @@ test('pegasus wait: returns when a daemon\'s queue becomes idle (exit 1: a job f
   const second = await one.exited;
   assert.equal(second.code, 0, second.stderr);
   assert.equal(second.stdout, 'job 2: succeeded\n');
-  await daemon.stderr(/is empty; waiting for new entries/);
+  await hookRan();
   assert.deepEqual(await ws.lines('idle.txt'), ['idle 0 1', 'idle 1 1'], 'on_idle each time the daemon becomes idle');
 
   process.kill(daemon.pid, 'SIGINT');

@@ -1,4 +1,4 @@
-// `npm run bench`: every benchmark of issues 3, 4, 6, 7 and 8 in one run; prints the tables and writes bench/RESULTS.md.
+// `npm run bench`: every benchmark of issues 3, 4, 6, 7, 8, 15 and 17 in one run; prints the tables and writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runPeerBench } from './peers.js';
 import { startupTable } from './startup.js';
+import { localTable } from './local.js';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -20,6 +21,7 @@ async function script(name: string): Promise<string> {
 await run('bash', [path.join(root, 'bench/install-peers.sh')]).catch((error: Error) => console.error(`bench: installing peers: ${error.message}`));
 const sections: [string, () => Promise<string> | string][] = [
   ['W1, W1b, W2: against the peers', runPeerBench],
+  ['L: local jobs against GNU parallel and the spawn floor', localTable],
   ['Q: taking one job from the queue file', () => script('pop')],
   ['D: daemon pickup latency', () => script('daemon-latency')],
   ['O: output throughput and memory', () => script('output')],

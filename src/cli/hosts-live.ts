@@ -9,7 +9,7 @@ import { type Roster } from '../run/roster.js';
 /** Follows `hostsFile` for the run's lifetime; close() stops it. */
 export function liveHosts(hostsFile: string, queueFile: string, roster: Roster, emit: (event: RunEvent) => void): { close: () => Promise<void> } {
   const stop = new AbortController();
-  // chokidar and the follower load in the background: a short local run does not wait for them.
+  // The watcher and the follower load in the background: a short local run does not wait for them.
   const following = (async () => {
     const { QueueWatcher } = await import('../queue/watch.js');
     if (stop.signal.aborted) return;

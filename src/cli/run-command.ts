@@ -129,7 +129,7 @@ async function runWithConnections(
   const runHooks = startRunHooks({ hooks, queueFile: path.resolve(files.queue), logDir: logs.dir, logOf: (id) => logs.pathOf(id), emit: print, json: flags.json ?? false });
   const stopCounting = screen.kind === 'json' ? () => {} : countQueueNow(files.queue, print);
   const stop = stopOnSignals(print);
-  // chokidar loads only for the daemon.
+  // The queue watcher loads only for the daemon.
   const watcher = flags.daemon ? await (await import('../queue/watch.js')).QueueWatcher.start(files.queue) : undefined;
   const journal = await Journal.open(journalDirOf(files.queue));
   // Who is in the run: pause, drain and edits of hosts.yaml change it while it goes on (issue 14).

@@ -1,7 +1,6 @@
 // Watching the queue file for changes (daemon mode): file events, never polling; a version number makes wake-ups race-free.
-import { existsSync } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
 import { locate } from './link.js';
 
 /** Where a queue path leads now: itself when it is not a symlink; for a dangling link, where its target would be. */
@@ -11,55 +10,71 @@ async function targetOf(file: string): Promise<string> {
   return path.resolve(located.path);
 }
 
-/** Late wake-ups after each event, past chokidar's 50 ms change throttle and 1 s folder re-read throttle. */
+/**
+ * Late wake-ups after each event. fs.watch reports every inotify event, but a write can land just
+ * after the event that announced an earlier one was handled (a push right after our own pop): a
+ * waiter that found nothing re-reads the file once more shortly after.
+ */
 const TRAILING_MS = [60, 1100] as const;
 
 /**
  * Counts changes to one file. A caller notes `version` before reading the file and, if it found
  * nothing to do, waits with `changedSince(version)`: a change that happened in between is not missed.
+ *
+ * The file's folder is watched with fs.watch and only events naming the file count. (chokidar did
+ * this before, but re-read the whole folder on every event in it: a local run's own pops, temp files
+ * and lock made that a tenth of its CPU time, issue 17.)
  */
 export class QueueWatcher {
-  private readonly watcher: FSWatcher;
+  /** One fs.watch per folder holding a watched path. */
+  private readonly folders = new Map<string, FSWatcher>();
   private readonly file: string;
   private current = 0;
   private waiters: (() => void)[] = [];
   private readonly trailing = new Map<number, NodeJS.Timeout>();
+  private closed = false;
 
   /** The paths whose events count: the queue path as given and, when it is a symlink, its target. */
   private readonly watched: Set<string>;
 
-  private constructor(file: string, watcher: FSWatcher, watched: Set<string>) {
+  private constructor(file: string, watched: Set<string>) {
     this.file = file;
-    this.watcher = watcher;
     this.watched = watched;
-    // Every kind of save is a change: in-place writes, `>>` appends, truncate-then-write, and
-    // editors that write a new file and rename it over the old one (seen as unlink + add).
-    for (const event of ['add', 'change', 'unlink'] as const) this.watcher.on(event, (changed: string) => void this.onEvent(changed));
   }
 
   /** Starts watching; resolves once the watcher is ready to report changes. */
   static async start(file: string): Promise<QueueWatcher> {
-    // The folder is watched, not the file: a watch on the file itself lost track of it after two
-    // quick rename-saves (an editor's, then our own pop), and missed every later in-place write.
+    // The folder is watched, not the file: a watch on the file itself loses track of it after a
+    // rename-save (an editor's, or our own pop), and misses every later in-place write. Every kind of
+    // save shows in the folder under the file's name: in-place writes, `>>` appends,
+    // truncate-then-write, and a new file renamed over the old one.
     // A symlinked queue is watched in its target's folder too (issue 13: `>> real/q.yaml` went unseen).
-    // atomic: false reports a rename-save at once instead of holding it back 100 ms to merge events.
     const given = path.resolve(file);
-    const watched = new Set([given, await targetOf(given)]);
-    const watcher = watch([...new Set([...watched].map((p) => path.dirname(p)))], {
-      ignoreInitial: true,
-      atomic: false,
-      persistent: true,
-      depth: 0,
-      // Not through links: the link's own events are what says it was replaced or retargeted.
-      followSymlinks: false,
-      // Only the watched files and their folders (`watched` grows when the link is retargeted).
-      ignored: (entry: string) => !watched.has(entry) && ![...watched].some((p) => path.dirname(p) === entry),
+    const watcher = new QueueWatcher(file, new Set([given, await targetOf(given)]));
+    for (const watched of watcher.watched) watcher.watchFolder(path.dirname(watched));
+    return watcher;
+  }
+
+  /** Watches one folder (once); events for names not watched are dropped at once. */
+  private watchFolder(dir: string): void {
+    if (this.closed || this.folders.has(dir)) return;
+    let folder: FSWatcher;
+    try {
+      folder = watch(dir, { persistent: true });
+    } catch {
+      // A folder that does not exist (a dangling link's): nothing to watch there until it is retargeted.
+      return;
+    }
+    folder.on('change', (_kind, name) => {
+      // No name (some platforms, an overflowed queue): count it, a waiter only re-reads the file.
+      if (name === null || this.watched.has(path.join(dir, name.toString()))) void this.onEvent(path.join(dir, name?.toString() ?? ''));
     });
-    await new Promise<void>((resolve, reject) => {
-      watcher.once('ready', resolve);
-      watcher.once('error', reject);
+    // The folder was removed or became unreadable: stop watching it (as chokidar did).
+    folder.on('error', () => {
+      folder.close();
+      this.folders.delete(dir);
     });
-    return new QueueWatcher(file, watcher, watched);
+    this.folders.set(dir, folder);
   }
 
   /** How many changes have been seen so far. */
@@ -90,15 +105,17 @@ export class QueueWatcher {
   close(): Promise<void> {
     for (const timer of this.trailing.values()) clearTimeout(timer);
     for (const waiter of this.waiters) waiter();
-    return this.watcher.close();
+    this.closed = true;
+    for (const folder of this.folders.values()) folder.close();
+    this.folders.clear();
+    return Promise.resolve();
   }
 
   /**
-   * Counts a change and wakes the waiters. chokidar drops a 'change' that follows another within
-   * 50 ms (and re-reads a folder at most once a second), so every event also schedules two late
-   * wake-ups past those windows: a waiter then re-reads the file and sees a write whose event was
-   * swallowed (a push landing just after our own pop did, in the 4 x 50 push test). They follow
-   * events only, so an idle daemon still uses no CPU.
+   * Counts a change and wakes the waiters. Every event also schedules two late wake-ups: a waiter
+   * then re-reads the file and sees a write that landed while it handled the event before (a push
+   * just after our own pop, in the 4 x 50 push test). They follow events only, so an idle daemon
+   * still uses no CPU.
    */
   private async onEvent(changed: string): Promise<void> {
     // The link itself changed (replaced, retargeted): follow it to the folder of its new target.
@@ -120,7 +137,7 @@ export class QueueWatcher {
     const target = await targetOf(path.resolve(this.file));
     if (this.watched.has(target)) return;
     this.watched.add(target);
-    this.watcher.add(path.dirname(target));
+    this.watchFolder(path.dirname(target));
   }
 
   private bump(): void {

@@ -1,9 +1,9 @@
 // The executors of a run: a local one for localhost sub-nodes, a pool of SSH connections for the rest.
 import { isLocalHost, type SubNode } from '../config/hosts.js';
 import { LocalExecutor } from '../exec/local.js';
-import { type SshPool } from '../exec/pool.js';
-import { type ExecutorOrError } from '../run/sessions.js';
-import { type RunFlags } from './run-command.js';
+import type { SshPool } from '../exec/pool.js';
+import type { ExecutorOrError } from '../run/sessions.js';
+import type { RunFlags } from './run-command.js';
 
 /** The executors of a run's sub-nodes, shared per host. */
 export interface Connections {

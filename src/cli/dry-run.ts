@@ -1,12 +1,12 @@
 // `pegasus q --dry-run`: the sub-nodes and the expanded jobs, checked; nothing is run or written.
-import { type SubNode } from '../config/hosts.js';
+import type { SubNode } from '../config/hosts.js';
 import { GpuWatch } from '../run/gpu-watch.js';
 import { gpuLines } from '../ui/gpu-text.js';
 import { openConnections } from './connections.js';
 import { checkEntry, expandEntry, parseQueue } from '../config/jobs.js';
 import { EXIT } from './exit.js';
 import { readQueueText } from '../queue/text.js';
-import { type RunFlags } from './run-command.js';
+import type { RunFlags } from './run-command.js';
 
 /** `--dry-run`: expand and check everything, run nothing, write nothing. */
 export async function dryRun(subnodes: readonly SubNode[], flags: RunFlags): Promise<number> {

@@ -1,10 +1,10 @@
 // Wires live hosts.yaml into a run (issue 14): a watcher on the hosts file feeding the roster, started without delaying the first jobs.
 import { readFile } from 'node:fs/promises';
-import { type SubNode } from '../config/hosts.js';
+import type { SubNode } from '../config/hosts.js';
 import { checkEntry, parseQueue } from '../config/jobs.js';
 import { ConfigError, formatPlace } from '../errors.js';
-import { type RunEvent } from '../run/events.js';
-import { type Roster } from '../run/roster.js';
+import type { RunEvent } from '../run/events.js';
+import type { Roster } from '../run/roster.js';
 
 /** Follows `hostsFile` for the run's lifetime; close() stops it. */
 export function liveHosts(hostsFile: string, queueFile: string, roster: Roster, emit: (event: RunEvent) => void): { close: () => Promise<void> } {

@@ -1,6 +1,6 @@
 // The queue's entry count for the panel and the progress line, taken now and then.
 import { entryCounter } from '../queue/count.js';
-import { type RunEvent } from '../run/events.js';
+import type { RunEvent } from '../run/events.js';
 
 /** How often the queue's entries are counted for the panel and the progress line (a stat; a read only when it changed). */
 const COUNT_EVERY_MS = 1000;

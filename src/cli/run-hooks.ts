@@ -3,10 +3,10 @@ import path from 'node:path';
 import { loadHooks, type Hook } from '../hooks/config.js';
 import { HookRunner } from '../hooks/runner.js';
 import { hookTriggers } from '../hooks/triggers.js';
-import { type RunEvent } from '../run/events.js';
+import type { RunEvent } from '../run/events.js';
 import { RunTally } from '../run/tally.js';
 import { eventJson } from '../ui/json.js';
-import { type RunFlags } from './run-command.js';
+import type { RunFlags } from './run-command.js';
 
 /** The hooks of a run from `.pegasus/hooks.yaml` and the --on-* flags; read before anything connects, so a bad file stops the run at once. */
 export function hooksOf(flags: RunFlags): Promise<Hook[]> {

@@ -1,5 +1,5 @@
 // Choosing what the run shows: the ink live view on a terminal, plain prefixed lines otherwise, or JSON lines.
-import { type RunEvent, type SubNodeRef } from '../run/events.js';
+import type { RunEvent, SubNodeRef } from '../run/events.js';
 import { colourLevel, painter } from '../ui/colour.js';
 import { grouped } from '../ui/group.js';
 import { jsonPrinter } from '../ui/json.js';

@@ -1,6 +1,6 @@
 // Ctrl-C and SIGTERM during a run: the first Ctrl-C stops taking jobs, a second one or SIGTERM cancels running ones (issue 5).
 import { setMaxListeners } from 'node:events';
-import { type RunEvent } from '../run/events.js';
+import type { RunEvent } from '../run/events.js';
 import { EXIT } from './exit.js';
 
 /**

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { askRun, askRuns, ControlUnreachable, type RunReply } from '../control/client.js';
 import { controlDirOf } from '../control/place.js';
-import { type ControlRequest } from '../control/protocol.js';
+import type { ControlRequest } from '../control/protocol.js';
 import { ConfigError } from '../errors.js';
 import { EXIT } from './exit.js';
 

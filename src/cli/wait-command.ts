@@ -7,7 +7,7 @@ import { controlDirOf } from '../control/place.js';
 import { ConfigError } from '../errors.js';
 import { countEntries } from '../queue/count.js';
 import { journalDirOf, readRuns } from '../run/journal.js';
-import { type WaitAnswer } from '../run/tally.js';
+import type { WaitAnswer } from '../run/tally.js';
 import { EXIT } from './exit.js';
 
 export interface WaitFlags {

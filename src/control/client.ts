@@ -1,7 +1,7 @@
 // The other side of the control endpoint: finds the runs of a queue by their sockets and asks each one.
 import { readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { type ControlReply, type ControlRequest } from './protocol.js';
+import type { ControlReply, ControlRequest } from './protocol.js';
 import { pidOfSocket, socketOf } from './place.js';
 
 /** A run that answered. */

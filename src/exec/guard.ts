@@ -1,5 +1,5 @@
 // The host guard: one long-lived sh per SSH connection that stops that connection's jobs as trees when pegasus cancels them, dies, or goes silent.
-import { type Client, type ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
 import { commandLine, PROBE_PRINT, type Dialect } from './login-shell.js';
 import { startProbed } from './shell-probe.js';

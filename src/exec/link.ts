@@ -1,6 +1,6 @@
 // One SSH connection's transport: the stream under the ssh2 client, a liveness deadline that notices a silent host, and a hang-up that ends in bounded time.
-import { type Duplex } from 'node:stream';
-import { type Client } from 'ssh2';
+import type { Duplex } from 'node:stream';
+import type { Client } from 'ssh2';
 
 /** How a connection's liveness is checked: OpenSSH's ServerAliveInterval and ServerAliveCountMax. */
 export interface Keepalive {

@@ -1,10 +1,10 @@
 // SSH connections shared by the sub-nodes of a host: several channels per connection, more connections when they fill.
-import { type Client, type ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
 import { HostGuard } from './guard.js';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
-import { type Link } from './link.js';
+import type { Link } from './link.js';
 import { connect } from './ssh.js';
 import { commandLine, type Dialect } from './login-shell.js';
 import { remoteCommand } from './wrapper.js';

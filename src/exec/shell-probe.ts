@@ -1,5 +1,5 @@
 // Starting a script on a connection through the host's login shell, first as POSIX sh, then portable: which dialect the shell reads as sh does, or what it said when it read neither.
-import { type Client, type ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { commandLine, PROBE_ECHO, probeLine, type Dialect } from './login-shell.js';
 
 /** How starting a probed script went. */

@@ -1,7 +1,7 @@
 // Opening one ssh2 connection to a host the way OpenSSH would: its config, keys, agent, known_hosts and ProxyJump.
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import { ConfigError, TransportError, type TransportReason } from '../errors.js';
 import { addKnownHost, checkHostKey, describeChangedKey, fingerprint, knownKeyTypes } from './known-hosts.js';

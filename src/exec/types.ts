@@ -1,5 +1,5 @@
 // What an executor is: something that runs one command on one sub-node and returns the outcome as a value.
-import { type TransportError } from '../errors.js';
+import type { TransportError } from '../errors.js';
 
 /** Which stream a line came from. */
 export type StreamName = 'stdout' | 'stderr';

@@ -4,8 +4,8 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { render } from '../config/template.js';
 import { formatPlace } from '../errors.js';
-import { type RunEvent } from '../run/events.js';
-import { type Hook, type HookKind } from './config.js';
+import type { RunEvent } from '../run/events.js';
+import type { Hook, HookKind } from './config.js';
 
 /** What a hook is given: its template's variables, the same as PEGASUS_* variables, and as JSON on stdin. */
 export type HookData = Readonly<Record<string, string>>;

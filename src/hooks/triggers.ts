@@ -1,9 +1,9 @@
 // Which run events fire which hook, with what data (issue 16): a job's last attempt ending, a host quarantined, the run becoming idle.
 import path from 'node:path';
 import { describeOutcome, succeeded } from '../exec/types.js';
-import { type RunEvent } from '../run/events.js';
-import { type RunTally } from '../run/tally.js';
-import { type HookData, type HookRunner } from './runner.js';
+import type { RunEvent } from '../run/events.js';
+import type { RunTally } from '../run/tally.js';
+import type { HookData, HookRunner } from './runner.js';
 
 export interface TriggerOptions {
   readonly runner: HookRunner;

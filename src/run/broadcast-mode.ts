@@ -1,8 +1,8 @@
 // Broadcast mode: each job runs on every sub-node, in lockstep: the next job starts when all have finished this one.
 import { renderJob } from '../config/jobs.js';
-import { type SubNode } from '../config/hosts.js';
+import type { SubNode } from '../config/hosts.js';
 import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
-import { type BroadcastCell, type BroadcastRound, type BroadcastSummary, type FailedJob } from './events.js';
+import type { BroadcastCell, BroadcastRound, BroadcastSummary, FailedJob } from './events.js';
 import { WriteFaults } from './faults.js';
 import { JobFeed } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';

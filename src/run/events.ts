@@ -1,10 +1,10 @@
 // The run's event stream: everything the scheduler has to say, as values; ui/ turns them into text.
-import { type Job } from '../config/jobs.js';
-import { type ConfigError, type FileError, type TransportError } from '../errors.js';
-import { type ExecResult, type StreamName } from '../exec/types.js';
-import { type LockNotice } from '../queue/lock.js';
-import { type GpuView } from './gpu-watch.js';
-import { type Standing } from './roster.js';
+import type { Job } from '../config/jobs.js';
+import type { ConfigError, FileError, TransportError } from '../errors.js';
+import type { ExecResult, StreamName } from '../exec/types.js';
+import type { LockNotice } from '../queue/lock.js';
+import type { GpuView } from './gpu-watch.js';
+import type { Standing } from './roster.js';
 
 /** A sub-node as events name it. */
 export interface SubNodeRef {

@@ -1,6 +1,6 @@
 // Files a run cannot write (issue 13): each fault is reported as an event, the first stops the run taking jobs, none is thrown out of the run.
 import { FileError } from '../errors.js';
-import { type RunEvent } from './events.js';
+import type { RunEvent } from './events.js';
 
 /**
  * The write faults of one run. A queue file, consumed.yaml, failed.yaml or the journal that cannot

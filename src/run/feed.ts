@@ -1,12 +1,12 @@
 // Where the modes get their next job: the head of the queue, and in daemon mode the wait for the file to change.
 import { setTimeout as delay } from 'node:timers/promises';
-import { type Job } from '../config/jobs.js';
+import type { Job } from '../config/jobs.js';
 import { FileError, type ConfigError } from '../errors.js';
-import { type QueueStore, type Taken } from '../queue/store.js';
-import { type QueueWatcher } from '../queue/watch.js';
-import { type RunEvent } from './events.js';
-import { type WriteFaults } from './faults.js';
-import { type Steering } from './steering.js';
+import type { QueueStore, Taken } from '../queue/store.js';
+import type { QueueWatcher } from '../queue/watch.js';
+import type { RunEvent } from './events.js';
+import type { WriteFaults } from './faults.js';
+import type { Steering } from './steering.js';
 
 /** A half-saved file gets this long to become valid before the daemon reports it as malformed. */
 const SETTLE_MS = 300;

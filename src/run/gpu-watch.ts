@@ -1,8 +1,8 @@
 // The GPUs of `slots: auto` sub-nodes as they really are (issue 15): counted when a host connects, checked with nvidia-smi before a job is placed on them, and reported as they change.
-import { type SubNode } from '../config/hosts.js';
+import type { SubNode } from '../config/hosts.js';
 import { APPS_MARK, busyGpus, GPU_QUERY, parseGpuQuery, type GpuSnapshot } from '../exec/gpus.js';
 import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
-import { type RunEvent } from './events.js';
+import type { RunEvent } from './events.js';
 import { refOf } from './sessions.js';
 
 /**

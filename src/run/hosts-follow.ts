@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseHosts, type SubNode } from '../config/hosts.js';
 import { ConfigError } from '../errors.js';
-import { type QueueWatcher } from '../queue/watch.js';
-import { type RunEvent } from './events.js';
-import { type Roster } from './roster.js';
+import type { QueueWatcher } from '../queue/watch.js';
+import type { RunEvent } from './events.js';
+import type { Roster } from './roster.js';
 
 export interface HostsFollowOptions {
   readonly file: string;

@@ -4,7 +4,7 @@ import { open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalValue, type Job } from '../config/jobs.js';
 import { asFileError } from '../errors.js';
-import { type ExecResult } from '../exec/types.js';
+import type { ExecResult } from '../exec/types.js';
 import { makeDirs } from '../make-dirs.js';
 
 /** One line of a journal file. */

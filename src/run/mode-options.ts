@@ -1,15 +1,15 @@
 // What both modes are given: the sub-nodes, the queue, executors, the event sink, and how to stop.
-import { type SubNode } from '../config/hosts.js';
-import { type QueueStore } from '../queue/store.js';
-import { type QueueWatcher } from '../queue/watch.js';
+import type { SubNode } from '../config/hosts.js';
+import type { QueueStore } from '../queue/store.js';
+import type { QueueWatcher } from '../queue/watch.js';
 import { parseDuration } from '../config/duration.js';
-import { type Job } from '../config/jobs.js';
-import { type ExecRequest } from '../exec/types.js';
-import { type RunEvent, type SubNodeRef } from './events.js';
-import { type Journal } from './journal.js';
-import { type GpuWatch } from './gpu-watch.js';
-import { type Steering } from './steering.js';
-import { type ExecutorOrError } from './sessions.js';
+import type { Job } from '../config/jobs.js';
+import type { ExecRequest } from '../exec/types.js';
+import type { RunEvent, SubNodeRef } from './events.js';
+import type { Journal } from './journal.js';
+import type { GpuWatch } from './gpu-watch.js';
+import type { Steering } from './steering.js';
+import type { ExecutorOrError } from './sessions.js';
 
 /** The options queue and broadcast mode share. */
 export interface ModeOptions {

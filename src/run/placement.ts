@@ -1,9 +1,9 @@
 // Which job runs where (issue 8): jobs wait in queue order for enough free slots on one sub-node; --backfill lets later ones use slots the head cannot.
-import { type JobFeed, type FedJob } from './feed.js';
+import type { JobFeed, FedJob } from './feed.js';
 import { SlotSet } from './slots.js';
 import { gpusOfSlots, type SubNode } from '../config/hosts.js';
 import { GPU_RECHECK_MS, type GpuWatch } from './gpu-watch.js';
-import { type Roster } from './roster.js';
+import type { Roster } from './roster.js';
 
 /** How far past a waiting head --backfill looks (jobs taken from the queue file and held in memory). */
 const BACKFILL_WINDOW = 16;

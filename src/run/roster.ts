@@ -1,6 +1,6 @@
 // The run's sub-nodes as they change (issue 14): who is in the run, and where each one stands: taking jobs, paused, draining, drained, or leaving because hosts.yaml no longer lists it.
-import { type SubNode } from '../config/hosts.js';
-import { type RunEvent } from './events.js';
+import type { SubNode } from '../config/hosts.js';
+import type { RunEvent } from './events.js';
 import { refOf } from './sessions.js';
 
 /**

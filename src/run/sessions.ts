@@ -1,9 +1,9 @@
 // The sub-nodes' executors as the modes see them: connected once per host, a host that fails is reported once and left alone.
-import { type SubNode } from '../config/hosts.js';
-import { type TransportError } from '../errors.js';
-import { type Executor } from '../exec/types.js';
+import type { SubNode } from '../config/hosts.js';
+import type { TransportError } from '../errors.js';
+import type { Executor } from '../exec/types.js';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type RunEvent, type SubNodeRef } from './events.js';
+import type { RunEvent, SubNodeRef } from './events.js';
 
 /** Reconnection attempts after a lost connection before the host's sub-nodes are quarantined. */
 const RECONNECT_TRIES = 3;

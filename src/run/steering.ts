@@ -1,12 +1,12 @@
 // What `pegasus kill`, `pause`, `resume` and `drain` change in a run (issue 14): per-job kill signals, and whether the run or a sub-node takes jobs.
 import { setMaxListeners } from 'node:events';
-import { type SubNode } from '../config/hosts.js';
-import { type ControlReply, type ControlRequest } from '../control/protocol.js';
-import { type RunEvent } from './events.js';
-import { type GpuWatch } from './gpu-watch.js';
-import { type HeadWaiting } from './placement.js';
-import { type RunTally } from './tally.js';
-import { type Roster } from './roster.js';
+import type { SubNode } from '../config/hosts.js';
+import type { ControlReply, ControlRequest } from '../control/protocol.js';
+import type { RunEvent } from './events.js';
+import type { GpuWatch } from './gpu-watch.js';
+import type { HeadWaiting } from './placement.js';
+import type { RunTally } from './tally.js';
+import type { Roster } from './roster.js';
 
 /** How `pegasus kill` asked a job to end. */
 export type KillKind = 'killed' | 'requeue';

@@ -1,6 +1,6 @@
 // How a run's jobs ended and when it is idle (issue 16), folded from its events: for `pegasus wait` and the on_idle hook.
 import { describeOutcome, succeeded } from '../exec/types.js';
-import { type RunEvent } from './events.js';
+import type { RunEvent } from './events.js';
 
 /** How one job ended, after its last attempt. */
 export interface JobEnd {

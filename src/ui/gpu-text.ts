@@ -1,5 +1,5 @@
 // How a sub-node's GPUs read in the panel and in `pegasus status` (issue 15): free, ours (job numbers), busy (someone else's, with memory used).
-import { type GpuView } from '../run/gpu-watch.js';
+import type { GpuView } from '../run/gpu-watch.js';
 
 /** "20.0 GiB" / "512 MiB". */
 export function memoryText(mib: number): string {

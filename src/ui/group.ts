@@ -1,7 +1,7 @@
 // --group and --keep-order (issue 8): each job's output shown as one block when it ends, optionally in the order jobs were taken.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { type RunEvent } from '../run/events.js';
+import type { RunEvent } from '../run/events.js';
 
 /** Past this much text a block is no longer held in memory: its lines are read back from the job's log file when it ends. */
 export const GROUP_SPOOL_BYTES = 1 << 20;

@@ -1,7 +1,7 @@
 // --json: one JSON object per line on stdout for every run event (schema in the README), for scripts and dashboards.
 import { canonicalValue } from '../config/jobs.js';
-import { type ExecResult } from '../exec/types.js';
-import { type RunEvent, type RunSummary } from '../run/events.js';
+import type { ExecResult } from '../exec/types.js';
+import type { RunEvent, RunSummary } from '../run/events.js';
 
 function resultJson(result: ExecResult): Record<string, unknown> {
   return {

@@ -4,9 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { FileError, fileErrorOf } from '../errors.js';
-import { type ExecResult } from '../exec/types.js';
+import type { ExecResult } from '../exec/types.js';
 import { makeDirsSync } from '../make-dirs.js';
-import { type RunEvent } from '../run/events.js';
+import type { RunEvent } from '../run/events.js';
 import { describeEnd } from './plain.js';
 
 /** One line of a run folder's `index.jsonl`. */

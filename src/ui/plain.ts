@@ -1,7 +1,7 @@
 // Plain output: each line prefixed by its sub-node, whole lines only, jobs framed by run/done lines.
 import { formatPlace } from '../errors.js';
-import { type ExecResult } from '../exec/types.js';
-import { type BroadcastSummary, type RunEvent, type RunSummary, type SubNodeRef } from '../run/events.js';
+import type { ExecResult } from '../exec/types.js';
+import type { BroadcastSummary, RunEvent, RunSummary, SubNodeRef } from '../run/events.js';
 
 /** Where plain output goes. */
 export interface PlainSinks {

@@ -1,5 +1,5 @@
 // Plain mode's progress line on stderr: totals, at most once per period and only when they changed.
-import { type RunEvent, type SubNodeRef } from '../run/events.js';
+import type { RunEvent, SubNodeRef } from '../run/events.js';
 import { elapsed } from './live/format.js';
 import { applyEvent, initialState } from './state.js';
 

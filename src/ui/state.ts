@@ -1,7 +1,7 @@
 // The view state of a run: what each sub-node is doing and the totals, folded from run events (one reducer for the live panel and the progress line).
-import { type RunEvent, type SubNodeRef } from '../run/events.js';
-import { type GpuView } from '../run/gpu-watch.js';
-import { type Standing } from '../run/roster.js';
+import type { RunEvent, SubNodeRef } from '../run/events.js';
+import type { GpuView } from '../run/gpu-watch.js';
+import type { Standing } from '../run/roster.js';
 
 export type SubNodeState = 'idle' | 'running' | 'reconnecting' | 'down';
 

@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runPegasus, startPegasus } from '../helpers/cli.js';
-import { type FleetHost } from '../helpers/fleet.js';
+import type { FleetHost } from '../helpers/fleet.js';
 import { fleetSuite } from '../helpers/suite.js';
 import { descendantsOf, liveInGroup, waitGone, waitGroupGone } from '../helpers/procs.js';
 

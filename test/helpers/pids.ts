@@ -1,5 +1,5 @@
 // The registry of processes a test started: each recorded by PID, stopped TERM-then-KILL, and checked gone at the end.
-import { type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { liveInGroup, procState, signalQuietly } from './procs.js';
 

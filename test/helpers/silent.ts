@@ -1,6 +1,6 @@
 // Making a fleet host silent: SIGSTOP on its sshd processes (TCP stays open, nothing answers), SIGCONT to thaw it.
 import { readFile } from 'node:fs/promises';
-import { type FleetHost } from './fleet.js';
+import type { FleetHost } from './fleet.js';
 import { descendantsOf, signalQuietly } from './procs.js';
 
 /** A host whose sshd processes are stopped; `thaw` resumes them (call it in `finally`). Idempotent. */

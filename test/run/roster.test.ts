@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseHosts } from '../../src/config/hosts.js';
-import { type RunEvent } from '../../src/run/events.js';
+import type { RunEvent } from '../../src/run/events.js';
 import { Roster } from '../../src/run/roster.js';
 
 const hosts = (text: string) => parseHosts(text, 'hosts.yaml');

@@ -1,7 +1,7 @@
 // The ink root: mounts the panel, hands the model ink's writer for the output above it, redraws on change and every second.
 import { useStdout } from 'ink';
 import { useEffect, useState } from 'react';
-import { type LiveModel } from './model.js';
+import type { LiveModel } from './model.js';
 import { Panel } from './Panel.js';
 
 export function App({ model }: { readonly model: LiveModel }) {

@@ -1,6 +1,6 @@
 // The live panel under the output: a row per sub-node (or per host when they do not fit a third of the screen) and one line of totals.
 import { Box, Text } from 'ink';
-import { type SubNodeView, type ViewState } from '../state.js';
+import type { SubNodeView, ViewState } from '../state.js';
 import { elapsed } from './format.js';
 import { HostRow } from './HostRow.js';
 import { SubNodeRow } from './SubNodeRow.js';

@@ -1,5 +1,5 @@
 // Small text helpers of the live panel: elapsed times and state marks.
-import { type SubNodeState } from '../state.js';
+import type { SubNodeState } from '../state.js';
 
 /** 7s, 1m05s, 2h03m. */
 export function elapsed(ms: number): string {

@@ -1,6 +1,6 @@
 // The live view's model: folds events into the panel state and batches the output text written above the panel.
-import { type RunEvent, type SubNodeRef } from '../../run/events.js';
-import { type Painter } from '../colour.js';
+import type { RunEvent, SubNodeRef } from '../../run/events.js';
+import type { Painter } from '../colour.js';
 import { plainPrinter } from '../plain.js';
 import { applyEvent, initialState, type ViewState } from '../state.js';
 import { widthOf, wrapPrefixed } from '../wrap.js';

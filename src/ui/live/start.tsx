@@ -1,7 +1,7 @@
 // Starting and stopping the live view (ink): the only module that renders to the terminal.
 import { render } from 'ink';
-import { type RunEvent, type SubNodeRef } from '../../run/events.js';
-import { type Painter } from '../colour.js';
+import type { RunEvent, SubNodeRef } from '../../run/events.js';
+import type { Painter } from '../colour.js';
 import { App } from './App.js';
 import { LiveModel } from './model.js';
 

@@ -81,6 +81,8 @@ export async function appendDurably(file: string, text: string): Promise<void> {
 export interface Staged {
   /** Renames the temporary file over the target and syncs the folder. */
   commit(): Promise<void>;
+  /** Renames the temporary file over the target; `synced` resolves once the folder is synced. */
+  rename(): Promise<{ readonly synced: Promise<void> }>;
   /** Removes the temporary file (the target stays as it was). */
   discard(): Promise<void>;
 }
@@ -114,15 +116,26 @@ export async function stage(given: string, data: string | Buffer, mode?: number)
   return {
     commit: async () => {
       await rename(temp, file);
-      const folder = await open(dir, 'r');
-      try {
-        await folder.sync();
-      } finally {
-        await folder.close();
-      }
+      await syncFolder(dir);
+    },
+    rename: async () => {
+      await rename(temp, file);
+      const synced = syncFolder(dir);
+      synced.catch(() => undefined); // the caller may let it go
+      return { synced };
     },
     discard: () => unlink(temp).catch(() => undefined),
   };
+}
+
+/** Makes the folder's entries (a rename) durable. */
+async function syncFolder(dir: string): Promise<void> {
+  const folder = await open(dir, 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
 }
 
 /** Replaces a file's content atomically: temporary file beside it, fsync, rename, fsync of the folder. */

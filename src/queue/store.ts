@@ -65,7 +65,13 @@ export class QueueStore {
 
   /** Takes up to `max` jobs from the head (bursting a parametrized entry), recording them in consumed.yaml. */
   take(max: number, signal?: AbortSignal): Promise<Taken> {
-    return this.serialized(signal, async (queue) => {
+    // The jobs are handed out once the new queue file is renamed in; the lock is held until the
+    // folder is synced too (issue 17: that fsync is off the path to the job's start). A crash before
+    // it can only bring back the old queue file, whose head is in consumed.yaml already: one entry
+    // recorded twice at worst (DESIGN invariant 1), and never more, as the next take waits for the lock.
+    let handOut: (taken: Taken) => void = () => undefined;
+    const early = new Promise<Taken>((resolve) => (handOut = resolve));
+    const whole = this.serialized(signal, async (queue): Promise<Taken> => {
       const read = await this.read(queue);
       if (read === undefined) return { jobs: [], missing: true };
       let data = read.data;
@@ -84,6 +90,7 @@ export class QueueStore {
         jobs.push(...step.taken);
         data = step.data;
       }
+      let synced: Promise<void> = Promise.resolve();
       if (jobs.length > 0) {
         // consumed.yaml and the journal are made durable while the new queue text is written and
         // synced beside the old one; the rename waits for all of them (DESIGN invariant 1).
@@ -97,15 +104,20 @@ export class QueueStore {
           if (consumed.status === 'rejected') throw consumed.reason;
           if (journal.status === 'rejected') throw journal.reason;
           if (staged.status === 'rejected') throw staged.reason;
-          await staged.value.commit().catch(asFileError(this.files.queue));
+          synced = (await staged.value.rename().catch(asFileError(this.files.queue))).synced;
         } catch (problem) {
           if (staged.status === 'fulfilled') await staged.value.discard();
           if (recorded) await this.options.onKept?.(jobs).catch(() => undefined);
           throw noteKept(problem, jobs, this.files, consumed.status === 'fulfilled');
         }
       }
-      return error ? { jobs, error } : { jobs };
+      const result = error ? { jobs, error } : { jobs };
+      handOut(result);
+      // The new queue file is in place; a folder that cannot be synced leaves only the crash case above.
+      await synced.catch(() => undefined);
+      return result;
     });
+    return Promise.race([early, whole]);
   }
 
   /** Writes jobs back at the head of the queue in canonical form (a job that could not run). */

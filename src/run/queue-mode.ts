@@ -1,9 +1,9 @@
 // Queue mode: every free sub-node takes the next job from the head of the queue and runs it.
 import { setMaxListeners } from 'node:events';
 import { renderJob } from '../config/jobs.js';
-import { type SubNode } from '../config/hosts.js';
+import type { SubNode } from '../config/hosts.js';
 import { describeOutcome, succeeded, type ExecResult, type Executor } from '../exec/types.js';
-import { type FailedJob, type RunSummary } from './events.js';
+import type { FailedJob, RunSummary } from './events.js';
 import { WriteFaults } from './faults.js';
 import { JobFeed, type FedJob } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';
@@ -114,10 +114,13 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       const id = nextId++;
       const command = renderJob(fed.job, subnode, { slots: placed.slots, job: fed.number, attempt: fed.attempt });
       emit({ type: 'job-started', id, subnode: ref, job: fed.job, command, attempt: fed.attempt, slots: placed.slots, number: fed.number });
-      await faults.attempt(() => options.journal?.started(fed.job, subnode.label, fed.attempt, subnode.slots > 1 ? placed.slots : undefined));
+      // The 'started' line is not waited for (issue 17: one file round trip less per job): the journal
+      // writes its lines in order, and 'taken', which a later run needs, was synced with the pop.
+      const noted = faults.attempt(() => options.journal?.started(fed.job, subnode.label, fed.attempt, subnode.slots > 1 ? placed.slots : undefined));
       const steered = options.steering?.attempt(fed.number, subnode);
       const ran = await exec.run(attemptRequest(options, fed.job, command, id, ref, steered?.signal));
       steered?.end();
+      await noted;
       const result = ran.cancelled && options.steering?.killedAs(fed.number) ? { ...ran, killed: true } : ran;
       placement.release(subnode, placed.slots, fed.number);
       const { requeued, retrying } = await settle(id, fed, subnode, command, result);

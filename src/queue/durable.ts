@@ -59,6 +59,25 @@ export class AppendFile {
     this.end = size + data.length;
   }
 
+  /**
+   * Takes `text` back off the end of the file, if it is still the end of our last append and nobody
+   * wrote after it (issue 17: jobs read ahead and given back never ran). Says whether it did; a file
+   * that changed meanwhile keeps it.
+   */
+  async retract(text: string): Promise<boolean> {
+    const data = Buffer.from(text);
+    if (!this.handle || this.end < data.length) return false;
+    const now = await stat(this.file).catch(() => undefined);
+    if (!now || now.ino !== this.ino || now.dev !== this.dev || now.size !== this.end) return false;
+    const tail = Buffer.alloc(data.length);
+    await this.handle.read(tail, 0, data.length, this.end - data.length);
+    if (!tail.equals(data)) return false;
+    await this.handle.truncate(this.end - data.length);
+    await this.handle.sync();
+    this.end -= data.length;
+    return true;
+  }
+
   async close(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;

@@ -56,6 +56,8 @@ export class QueueStore {
   private tail: Promise<unknown> = Promise.resolve();
   /** consumed.yaml, kept open for the run. */
   private readonly consumed: AppendFile;
+  /** The text of the entry each job came from, when all of that entry's jobs were taken at once (for giveBack). */
+  private readonly written = new WeakMap<Job, { readonly text: string; readonly jobs: readonly Job[] }>();
 
   constructor(files: QueueFiles, options: QueueStoreOptions) {
     this.files = files;
@@ -87,6 +89,7 @@ export class QueueStore {
           break;
         }
         if (!step) break;
+        if (step.whole !== undefined) for (const job of step.taken) this.written.set(job, { text: step.whole, jobs: step.taken });
         jobs.push(...step.taken);
         data = step.data;
       }
@@ -131,6 +134,39 @@ export class QueueStore {
         `${count} ${this.files.queue} and ${jobs.length === 1 ? 'is' : 'are'} only in ${this.files.consumed}:\n${indentLines(canonicalText(jobs), '  ')}` +
           `Once the queue can be written, \`pegasus q --requeue-interrupted\` puts ${jobs.length === 1 ? 'it' : 'them'} back at its head (or copy ${jobs.length === 1 ? 'it' : 'them'} from consumed.yaml).`,
       );
+    }
+  }
+
+  /**
+   * Gives jobs that were taken but never started (read ahead) back to the head of the queue: an entry
+   * whose jobs all come back together goes back as it was written (comments, quoting, line endings:
+   * DESIGN invariant 2), any other job in canonical form. They also come off the end of
+   * consumed.yaml when nothing was appended after them.
+   */
+  async giveBack(jobs: readonly Job[], signal?: AbortSignal): Promise<void> {
+    const pieces: Piece[] = [];
+    for (let i = 0; i < jobs.length; ) {
+      const job = jobs[i] as Job;
+      const entry = this.written.get(job);
+      if (entry && entry.jobs.every((j, k) => jobs[i + k] === j)) {
+        pieces.push({ raw: entry.text, canonical: canonicalText(entry.jobs) });
+        i += entry.jobs.length;
+      } else {
+        pieces.push({ canonical: canonicalText([job]) });
+        i += 1;
+      }
+    }
+    try {
+      await this.serialized(signal, async (queue) => {
+        const text = ((await this.read(queue))?.data ?? Buffer.alloc(0)).toString('utf8');
+        await replaceAtomically(queue, insertPiecesAtHead(text, this.files.queue, pieces)).catch(asFileError(this.files.queue));
+        // Back in the queue, they come off consumed.yaml, which lists what was taken to run: a crash
+        // before this leaves them in both files (recorded twice, DESIGN invariant 1).
+        await this.consumed.retract(canonicalText(jobs)).catch(() => false);
+      });
+    } catch (error) {
+      if (!(error instanceof FileError)) throw error;
+      throw error.withNote(`${jobs.length === 1 ? '1 job read ahead could not go back to' : `${jobs.length} jobs read ahead could not go back to`} ${this.files.queue}; they stay in this run and run as usual.`);
     }
   }
 
@@ -198,6 +234,8 @@ interface Step {
   readonly taken: readonly Job[];
   /** The queue file's bytes after taking them (the rest of the burst written back at the head). */
   readonly data: Buffer;
+  /** The head entry's own text, when this step took all of its jobs (it can go back as it was written). */
+  readonly whole?: string;
 }
 
 /** Takes up to `max` jobs of the head entry; undefined when the queue is empty. */
@@ -212,7 +250,7 @@ function takeHead(data: Buffer, file: string, max: number, check: (entry: Entry)
       const { taken, rest } = burst(readEntry(root.items[0], source), max, check);
       const indent = /^[ \t]*/.exec(head)?.[0] ?? '';
       const front = Buffer.from(before + lineEndingsOf(head, indentLines(canonicalText(rest), indent)));
-      return { taken, data: Buffer.concat([front, data.subarray(headEndByte)]) };
+      return { taken, data: Buffer.concat([front, data.subarray(headEndByte)]), ...(rest.length === 0 ? { whole: head } : {}) };
     }
   }
   // Not a plain block list (a flow list, a stray document marker...): parse it all, report or handle.
@@ -257,6 +295,34 @@ export function insertAtHead(text: string, file: string, items: string): string 
   const added = parseYaml(items, file).doc.contents;
   root.items.unshift(...(isSeq(added) ? (added.items as ParsedNode[]) : []));
   return splitBom(text).bom + source.doc.toString({ lineWidth: 0 });
+}
+
+/** Entries going back to the queue: as they were written in it when known, else in canonical form. */
+interface Piece {
+  readonly raw?: string;
+  readonly canonical: string;
+}
+
+/**
+ * Inserts entries before the head entry: canonical ones indented and with line endings as the file's,
+ * raw ones (an entry's text as it was in this file) byte for byte. A queue that is not a plain block
+ * list gets them all in canonical form through the full parse.
+ */
+function insertPiecesAtHead(text: string, file: string, pieces: readonly Piece[]): string {
+  const scan = scanHead(text);
+  if (scan.kind === 'other') return insertAtHead(text, file, pieces.map((p) => p.canonical).join(''));
+  const sample = scan.kind === 'head' ? scan.split.head : splitBom(text).body;
+  const newline = sample.includes('\r\n') ? '\r\n' : '\n';
+  const indent = scan.kind === 'head' ? (/^[ \t]*/.exec(scan.split.head)?.[0] ?? '') : '';
+  const items = pieces.map((p) => (p.raw !== undefined ? (p.raw.endsWith('\n') ? p.raw : p.raw + newline) : lineEndingsOf(sample, indentLines(p.canonical, indent)))).join('');
+  if (scan.kind === 'head') return scan.split.before + items + scan.split.head + scan.split.after;
+  return appendRaw(text, items);
+}
+
+/** Appends text after the last line of a queue text (which may be empty, only comments, or only a byte order mark). */
+function appendRaw(text: string, items: string): string {
+  const body = splitBom(text).body;
+  return body === '' || body.endsWith('\n') ? text + items : `${text}${body.includes('\r\n') ? '\r\n' : '\n'}${items}`;
 }
 
 /** Appends list items after the last line of a queue text (which may be empty, only comments, or only a byte order mark). */

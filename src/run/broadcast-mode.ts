@@ -4,7 +4,7 @@ import type { SubNode } from '../config/hosts.js';
 import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
 import type { BroadcastCell, BroadcastRound, BroadcastSummary, FailedJob } from './events.js';
 import { WriteFaults } from './faults.js';
-import { JobFeed } from './feed.js';
+import { giveBackTo, JobFeed } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';
 import { GpuWatch } from './gpu-watch.js';
 import { Roster } from './roster.js';
@@ -55,7 +55,9 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
   // A queue file that cannot be written stops the taking; the round that runs finishes (issue 13).
   const faults = new WriteFaults(emit);
   const stopTaking = AbortSignal.any([...(signal ? [signal] : []), faults.signal]);
-  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults, ...(options.steering ? { steering: options.steering } : {}) });
+  // Short rounds are read ahead as short jobs are in queue mode (issue 17).
+  const giveBack = giveBackTo(store, faults, options.journal);
+  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults, giveBack, ...(options.steering ? { steering: options.steering } : {}) });
   const finish = (queueError = feed.error): BroadcastSummary => ({
     succeeded: okCount,
     failed,
@@ -89,6 +91,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
   for (;;) {
     const fed = await feed.next();
     if (!fed) break;
+    const roundStart = performance.now();
     const job = fed.job;
     // Sub-nodes that joined, or came back from a drain, connect before the round starts.
     const members = roster.subnodes;
@@ -140,7 +143,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
     const back = cancelled && (await faults.attempt(() => store.putBack([job])));
     const worst = failedCells[0]?.result ?? cells.find((c) => c.result)?.result;
     if (worst && (!cancelled || back)) await faults.attempt(() => options.journal?.finished(job, worst, cancelled));
-    feed.done();
+    feed.done(performance.now() - roundStart);
     await leave();
     if (interrupted) break;
     if (options.errorAborts && cells.some((c) => c.result && !succeeded(c.result))) {
@@ -148,5 +151,8 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
       break;
     }
   }
+  // Rounds read ahead and not run (-e stopped the run) go back to the head of the queue.
+  const rest = feed.leftovers();
+  if (rest.length > 0) await giveBack(rest);
   return finish();
 }

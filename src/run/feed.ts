@@ -7,9 +7,43 @@ import type { QueueWatcher } from '../queue/watch.js';
 import type { RunEvent } from './events.js';
 import type { WriteFaults } from './faults.js';
 import type { Steering } from './steering.js';
+import type { ExecResult } from '../exec/types.js';
+import type { Journal } from './journal.js';
+
+/** The journal's record of a job that ends without having run (skipped, or put back). */
+export const NOT_RUN: ExecResult = { exitCode: null, signal: null, durationMs: 0, cancelled: false };
+
+/** The modes' `giveBack`: jobs go back to the head of the queue file as jobs put back do, journal included. */
+export function giveBackTo(store: QueueStore, faults: WriteFaults, journal: Journal | undefined): (jobs: readonly Job[]) => Promise<boolean> {
+  return async (jobs) => {
+    if (!(await faults.attempt(() => store.giveBack(jobs)))) return false;
+    for (const job of jobs) await faults.attempt(() => journal?.finished(job, NOT_RUN, true));
+    return true;
+  };
+}
 
 /** A half-saved file gets this long to become valid before the daemon reports it as malformed. */
 const SETTLE_MS = 300;
+
+/**
+ * Read-ahead for short jobs (issue 17): a take brings this much predicted work (from the recent
+ * jobs' durations) beyond what the asking sub-nodes need, so a sub-node whose job ends finds the
+ * next one in hand instead of waiting for the lock and three fsyncs. Jobs of READ_AHEAD_MS or longer
+ * get none: the queue file then behaves exactly as "pop when a sub-node is free".
+ */
+export const READ_AHEAD_MS = msFromEnv(process.env.PEGASUS_READ_AHEAD_MS, 50);
+/** At most this many jobs are read ahead. */
+const READ_AHEAD_MAX = 16;
+/**
+ * A job read ahead that no sub-node took within this long goes back to the head of the queue file.
+ * PEGASUS_READ_AHEAD_MS and PEGASUS_HOLD_MS override both (the tests use them to make the read-ahead certain).
+ */
+export const HOLD_MS = msFromEnv(process.env.PEGASUS_HOLD_MS, 250);
+
+function msFromEnv(text: string | undefined, fallback: number): number {
+  const value = text === undefined || text === '' ? NaN : Number(text);
+  return Number.isFinite(value) && value >= 0 ? value : fallback;
+}
 
 export interface FeedOptions {
   readonly store: QueueStore;
@@ -21,6 +55,11 @@ export interface FeedOptions {
   readonly faults?: WriteFaults;
   /** `pegasus pause`: nothing is taken from the queue file while the run is paused (retries still go out). */
   readonly steering?: Steering;
+  /**
+   * Present to read ahead for short jobs: puts jobs read ahead and not taken in time back at the head
+   * of the queue file; false when they could not go back (they are then kept and run).
+   */
+  readonly giveBack?: (jobs: readonly Job[]) => Promise<boolean>;
 }
 
 /** A job handed to a sub-node, with how many times it has been tried (1 for the first). */
@@ -44,8 +83,15 @@ export class JobFeed {
   private idleSaid = false;
   /** Jobs numbered so far. */
   private numbered = 0;
-  /** Jobs taken from the queue file for callers of next() that have not picked them up yet. */
+  /** Jobs taken from the queue file for callers of next() that have not picked them up yet (some read ahead). */
   private readonly ready: Job[] = [];
+  /** When each job in `ready` was taken (performance.now()), in the same order. */
+  private readonly readySince: number[] = [];
+  /** Recent jobs' durations, smoothed; undefined until a job has ended. */
+  private typicalMs: number | undefined;
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** A give-back failed (the queue file cannot be written): nothing more is read ahead. */
+  private readAheadOff = false;
   private taking: Promise<Taken> | undefined;
   /** Callers of next() waiting for a job from the queue file. */
   private wanting = 0;
@@ -60,6 +106,9 @@ export class JobFeed {
 
   constructor(options: FeedOptions) {
     this.options = options;
+    // A stop (Ctrl-C, --fail-fast, a write fault) gives back what was read ahead at once, before the
+    // jobs it cancels are put back at the head: those come first in the queue order.
+    if (options.giveBack) options.signal?.addEventListener('abort', () => void this.giveBackReady(), { once: true });
   }
 
   /** The bad entry that stopped the run, if one did. */
@@ -73,15 +122,69 @@ export class JobFeed {
     this.poke();
   }
 
-  /** Reports that a job handed out by next() has ended (or was handed back with retry()). */
-  done(): void {
+  /** Reports that a job handed out by next() has ended (or was handed back with retry()), and how long it ran. */
+  done(durationMs?: number): void {
     this.inFlight -= 1;
+    if (durationMs !== undefined) this.typicalMs = this.typicalMs === undefined ? durationMs : 0.8 * this.typicalMs + 0.2 * durationMs;
     this.poke();
   }
 
   /** Jobs still waiting to be retried (or taken and not handed out) when the run ends; the caller puts them back in the queue file. */
   leftovers(): Job[] {
+    clearTimeout(this.holdTimer);
+    this.readySince.splice(0);
     return [...this.retries.splice(0).map((r) => r.job), ...this.ready.splice(0)];
+  }
+
+  /** How many jobs a take brings beyond what is asked for: none unless recent jobs were short. */
+  private readAhead(): number {
+    if (!this.options.giveBack || this.readAheadOff || this.typicalMs === undefined || this.retries.length > 0) return 0;
+    if (this.options.steering && !this.options.steering.taking) return 0;
+    return Math.min(READ_AHEAD_MAX, Math.floor(READ_AHEAD_MS / Math.max(this.typicalMs, 1)));
+  }
+
+  private shiftReady(): Job | undefined {
+    this.readySince.shift();
+    return this.ready.shift();
+  }
+
+  /**
+   * Jobs read ahead that nobody took within HOLD_MS (the jobs got longer, the run was paused) go back
+   * to the head of the queue file, all of them and in order, so it again shows every job not started.
+   */
+  private armHold(): void {
+    if (this.holdTimer || this.ready.length === 0 || !this.options.giveBack) return;
+    const due = (this.readySince[0] ?? performance.now()) + HOLD_MS - performance.now();
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      // The jobs this timer was armed for were taken meanwhile: wait for the oldest one left.
+      if ((this.readySince[0] ?? Infinity) + HOLD_MS > performance.now()) {
+        this.armHold();
+        return;
+      }
+      // A take under way would land behind them in the file but run first: wait for it.
+      if (this.taking) {
+        void this.taking.finally(() => this.armHold());
+        return;
+      }
+      void this.giveBackReady();
+    }, Math.max(0, due));
+    this.holdTimer.unref();
+  }
+
+  private async giveBackReady(): Promise<void> {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const jobs = this.ready.splice(0);
+    const since = this.readySince.splice(0);
+    if (jobs.length === 0 || !this.options.giveBack) return;
+    const back = await this.options.giveBack(jobs).catch(() => false);
+    if (back) return;
+    // They could not go back: keep them (ahead of anything taken meanwhile) and read no more ahead.
+    this.readAheadOff = true;
+    this.ready.unshift(...jobs);
+    this.readySince.unshift(...since);
+    this.poke();
   }
 
   /**
@@ -90,7 +193,7 @@ export class JobFeed {
    * the per-pop fsyncs are shared instead of paid once per job).
    */
   private async takeOne(signal: AbortSignal | undefined): Promise<Taken> {
-    const ready = this.ready.shift();
+    const ready = this.shiftReady();
     if (ready) return { jobs: [ready] };
     this.wanting += 1;
     try {
@@ -99,16 +202,19 @@ export class JobFeed {
         if (this.taking) {
           taken = await this.taking;
         } else {
-          const taking = this.options.store.take(this.wanting, signal);
+          const taking = this.options.store.take(this.wanting + this.readAhead(), signal);
           this.taking = taking;
           try {
             taken = await taking;
           } finally {
             this.taking = undefined;
           }
+          const now = performance.now();
           this.ready.push(...taken.jobs);
+          this.readySince.push(...taken.jobs.map(() => now));
         }
-        const job = this.ready.shift();
+        const job = this.shiftReady();
+        if (this.ready.length > 0) this.armHold();
         if (job) return { jobs: [job] };
         // Nothing was left for this caller: an empty, missing or broken queue says so; a take that
         // served only others means trying again.

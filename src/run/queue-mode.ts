@@ -5,7 +5,7 @@ import type { SubNode } from '../config/hosts.js';
 import { describeOutcome, succeeded, type ExecResult, type Executor } from '../exec/types.js';
 import type { FailedJob, RunSummary } from './events.js';
 import { WriteFaults } from './faults.js';
-import { JobFeed, type FedJob } from './feed.js';
+import { giveBackTo, JobFeed, NOT_RUN, type FedJob } from './feed.js';
 import { attemptRequest, type ModeOptions } from './mode-options.js';
 import { Placement } from './placement.js';
 import { GpuWatch } from './gpu-watch.js';
@@ -23,8 +23,6 @@ export interface QueueRunOptions extends ModeOptions {
   readonly backfill?: boolean;
 }
 
-/** The journal's record of a job that ends without having run (skipped, or put back). */
-const NOT_RUN: ExecResult = { exitCode: null, signal: null, durationMs: 0, cancelled: false };
 
 /** Runs the queue until it is empty (or nothing can run it, or the run is cancelled), and says how it went. */
 export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
@@ -38,7 +36,9 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const faults = new WriteFaults(emit);
   const stopTaking = AbortSignal.any([...(signal ? [signal] : []), failFast.signal, faults.signal]);
   setMaxListeners(0, stopTaking); // one listener per sub-node loop waiting for work
-  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults, ...(options.steering ? { steering: options.steering } : {}) });
+  // Jobs read ahead for short jobs and not taken in time go back as jobs put back do.
+  const giveBack = giveBackTo(store, faults, options.journal);
+  const feed = new JobFeed({ store, emit, ...(options.watcher ? { watcher: options.watcher } : {}), signal: stopTaking, faults, giveBack, ...(options.steering ? { steering: options.steering } : {}) });
   let nextId = 1;
   let okCount = 0;
   let retried = 0;
@@ -125,7 +125,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       placement.release(subnode, placed.slots, fed.number);
       const { requeued, retrying } = await settle(id, fed, subnode, command, result);
       emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt, slots: placed.slots });
-      feed.done();
+      feed.done(result.durationMs);
       // A lost connection: try to get the host back; its sub-nodes wait, the others keep going.
       if (result.transportError) {
         exec = await sessions.reconnect(subnode, exec, result.transportError, AbortSignal.any([stopTaking, feed.ended]));

@@ -74,7 +74,9 @@ test('a full disk while running: the queue rewrite fails, the running job finish
     const entries = ['read x < gate; echo slow-done', 'head -c 1000000 /dev/zero > fill; echo filled', 'echo three', 'echo four'];
     execFileSync('mkfifo', [path.join(disk, 'gate')]);
     await files(disk, { 'hosts.yaml': '- hostname: localhost\n  slot: [0, 1]\n', 'queue.yaml': entries.map((e) => `- ${e}\n`).join('') });
-    const run = startPegasus(['q'], { cwd: disk });
+    // One job per take, as with jobs of 50 ms or more: a read-ahead would take 'echo three' and 'echo four'
+    // together and leave an empty queue file, which needs no space and so is written.
+    const run = startPegasus(['q'], { cwd: disk, env: { PEGASUS_READ_AHEAD_MS: '0' } });
     try {
       await run.stderr(/cannot write queue\.yaml/);
     } finally {

@@ -327,9 +327,7 @@ function appendRaw(text: string, items: string): string {
 
 /** Appends list items after the last line of a queue text (which may be empty, only comments, or only a byte order mark). */
 function appendItems(text: string, items: string): string {
-  const body = splitBom(text).body;
-  const added = lineEndingsOf(body, items);
-  return body === '' || body.endsWith('\n') ? text + added : `${text}${body.includes('\r\n') ? '\r\n' : '\n'}${added}`;
+  return appendRaw(text, lineEndingsOf(splitBom(text).body, items));
 }
 
 /** The take's fault, with where its jobs are: still in the queue, and also in consumed.yaml when that append went through. */

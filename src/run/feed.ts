@@ -164,7 +164,8 @@ export class JobFeed {
       }
       // A take under way would land behind them in the file but run first: wait for it.
       if (this.taking) {
-        void this.taking.finally(() => this.armHold());
+        const again = (): void => this.armHold();
+        this.taking.then(again, again); // a take that fails is reported by its caller, not here
         return;
       }
       void this.giveBackReady();

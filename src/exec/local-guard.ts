@@ -31,6 +31,15 @@ const GUARD = [
   'for g in $groups; do kill -KILL -"$g" 2>/dev/null; done',
 ].join('\n');
 
+/** Sends `signal` to a process group; a group that is gone already is fine. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
 /** The run's local guard, started with the first local job. */
 export class LocalGuard {
   private child: ChildProcessWithoutNullStreams | undefined;

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
-import { GRACE_S, LocalGuard, SH } from './local-guard.js';
+import { GRACE_S, LocalGuard, SH, signalGroup } from './local-guard.js';
 import { pauseWhileBehind, watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
 import { WRAPPER } from './wrapper.js';
 
@@ -79,13 +79,5 @@ export class LocalExecutor implements Executor {
         resolve({ exitCode: spawnError ? 127 : code, signal: signal ?? null, durationMs: performance.now() - started, cancelled, timedOut });
       });
     });
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // the group is gone
   }
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { render } from '../config/template.js';
 import { formatPlace } from '../errors.js';
 import type { RunEvent } from '../run/events.js';
+import { signalGroup } from '../exec/local-guard.js';
 import type { Hook, HookKind } from './config.js';
 
 /** What a hook is given: its template's variables, the same as PEGASUS_* variables, and as JSON on stdin. */
@@ -104,6 +105,9 @@ export class HookRunner {
     for (const [key, value] of Object.entries(data)) env[`PEGASUS_${key.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`] = value;
     const child = spawn('sh', ['-c', command], { detached: true, stdio: ['pipe', fd, fd], env });
     if (typeof fd === 'number') closeSync(fd);
+    const group = (signal: NodeJS.Signals): void => {
+      if (child.pid !== undefined) signalGroup(child.pid, signal);
+    };
     child.stdin?.on('error', () => {}); // a hook that does not read stdin
     child.stdin?.end(`${JSON.stringify(data)}\n`);
     let why: string | undefined;
@@ -111,8 +115,8 @@ export class HookRunner {
     const stop = (reason?: string): void => {
       if (why !== undefined) return;
       why = reason ?? 'stopped: pegasus was exiting';
-      signalGroup(child, 'SIGTERM');
-      killer = setTimeout(() => signalGroup(child, 'SIGKILL'), KILL_AFTER_MS);
+      group('SIGTERM');
+      killer = setTimeout(() => group('SIGKILL'), KILL_AFTER_MS);
     };
     const timer = setTimeout(() => stop(`timed out after ${hook.timeoutMs / 1000}s and was stopped`), hook.timeoutMs);
     chain.running = { child, stop: () => stop() };
@@ -123,7 +127,7 @@ export class HookRunner {
       clearTimeout(timer);
       clearTimeout(killer);
       // What the hook started in its group goes with it.
-      signalGroup(child, 'SIGKILL');
+      group('SIGKILL');
       chain.running = undefined;
       const failed = why ?? (error ? error.message : code === 0 ? undefined : signal ? `ended by ${signal}` : `exit ${code ?? '?'}`);
       if (failed !== undefined) this.report(hook, data, failed, typeof fd === 'number' ? log : undefined);
@@ -135,14 +139,5 @@ export class HookRunner {
 
   private report(hook: Hook, data: HookData, message: string, log?: string): void {
     this.options.emit({ type: 'hook-failed', kind: hook.kind, message, ...(data['job'] ? { job: Number(data['job']) } : {}), ...(log ? { log } : {}) });
-  }
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // the group is gone
   }
 }

@@ -84,9 +84,7 @@ export class JobFeed {
   /** Jobs numbered so far. */
   private numbered = 0;
   /** Jobs taken from the queue file for callers of next() that have not picked them up yet (some read ahead). */
-  private readonly ready: Job[] = [];
-  /** When each job in `ready` was taken (performance.now()), in the same order. */
-  private readonly readySince: number[] = [];
+  private readonly ready: { readonly job: Job; /** When it was taken (performance.now()). */ readonly since: number }[] = [];
   /** Recent jobs' durations, smoothed; undefined until a job has ended. */
   private typicalMs: number | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
@@ -132,8 +130,7 @@ export class JobFeed {
   /** Jobs still waiting to be retried (or taken and not handed out) when the run ends; the caller puts them back in the queue file. */
   leftovers(): Job[] {
     clearTimeout(this.holdTimer);
-    this.readySince.splice(0);
-    return [...this.retries.splice(0).map((r) => r.job), ...this.ready.splice(0)];
+    return [...this.retries.splice(0).map((r) => r.job), ...this.ready.splice(0).map((r) => r.job)];
   }
 
   /** How many jobs a take brings beyond what is asked for: none unless recent jobs were short. */
@@ -144,8 +141,7 @@ export class JobFeed {
   }
 
   private shiftReady(): Job | undefined {
-    this.readySince.shift();
-    return this.ready.shift();
+    return this.ready.shift()?.job;
   }
 
   /**
@@ -154,11 +150,11 @@ export class JobFeed {
    */
   private armHold(): void {
     if (this.holdTimer || this.ready.length === 0 || !this.options.giveBack) return;
-    const due = (this.readySince[0] ?? performance.now()) + HOLD_MS - performance.now();
+    const due = (this.ready[0]?.since ?? performance.now()) + HOLD_MS - performance.now();
     this.holdTimer = setTimeout(() => {
       this.holdTimer = undefined;
       // The jobs this timer was armed for were taken meanwhile: wait for the oldest one left.
-      if ((this.readySince[0] ?? Infinity) + HOLD_MS > performance.now()) {
+      if ((this.ready[0]?.since ?? Infinity) + HOLD_MS > performance.now()) {
         this.armHold();
         return;
       }
@@ -176,15 +172,13 @@ export class JobFeed {
   private async giveBackReady(): Promise<void> {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
-    const jobs = this.ready.splice(0);
-    const since = this.readySince.splice(0);
-    if (jobs.length === 0 || !this.options.giveBack) return;
-    const back = await this.options.giveBack(jobs).catch(() => false);
+    const held = this.ready.splice(0);
+    if (held.length === 0 || !this.options.giveBack) return;
+    const back = await this.options.giveBack(held.map((r) => r.job)).catch(() => false);
     if (back) return;
     // They could not go back: keep them (ahead of anything taken meanwhile) and read no more ahead.
     this.readAheadOff = true;
-    this.ready.unshift(...jobs);
-    this.readySince.unshift(...since);
+    this.ready.unshift(...held);
     this.poke();
   }
 
@@ -211,8 +205,7 @@ export class JobFeed {
             this.taking = undefined;
           }
           const now = performance.now();
-          this.ready.push(...taken.jobs);
-          this.readySince.push(...taken.jobs.map(() => now));
+          this.ready.push(...taken.jobs.map((job) => ({ job, since: now })));
         }
         const job = this.shiftReady();
         if (this.ready.length > 0) this.armHold();

@@ -65,6 +65,8 @@ export class Placement {
   private readonly wanting = new Map<number, number>();
   private drained = false;
   private wakers: (() => void)[] = [];
+  /** Counts wake() calls: a loop that was awaiting something else when one came does not park on it (it would never hear it). */
+  private wakes = 0;
   private readonly done = new AbortController();
   private recheck: NodeJS.Timeout | undefined;
   private readonly room = new Map<number, Room>();
@@ -105,6 +107,7 @@ export class Placement {
   async next(subnode: SubNode): Promise<Placed | undefined> {
     const slots = this.slotsOf(subnode);
     for (;;) {
+      const seen = this.wakes;
       if (this.failure !== undefined) throw this.failure;
       const { roster } = this.options;
       if (this.options.signal?.aborted || this.options.isDead(subnode.host) || roster.isLeaving(subnode)) return undefined;
@@ -117,7 +120,7 @@ export class Placement {
       // The queue is done: paused loops end too.
       if (this.drained && this.pending.length === 0) return undefined;
       if (!roster.mayPlace(subnode)) {
-        await new Promise<void>((resolve) => this.wakers.push(resolve));
+        await this.parked(seen);
         continue;
       }
       // GPUs someone else uses now are kept out of the choice; they are asked again while a job waits for them.
@@ -137,7 +140,7 @@ export class Placement {
         this.wanting.set(subnode.index, (this.wanting.get(subnode.index) ?? 0) + 1);
         if (this.fetching < this.wanting.size) this.fetch();
       }
-      await new Promise<void>((resolve) => this.wakers.push(resolve));
+      await this.parked(seen);
       if (wantsMore) {
         const left = (this.wanting.get(subnode.index) ?? 1) - 1;
         if (left > 0) this.wanting.set(subnode.index, left);
@@ -192,8 +195,18 @@ export class Placement {
     this.options.onWaiting?.(reason === undefined || head === undefined ? undefined : { job: head.number, reason });
   }
 
+  /**
+   * Waits for the next wake(), unless one came since `seen` (while the loop awaited the GPU query or
+   * an unrunnable job's record): the last job can end, and the queue be found drained, in that gap.
+   */
+  private async parked(seen: number): Promise<void> {
+    if (this.wakes !== seen) return;
+    await new Promise<void>((resolve) => this.wakers.push(resolve));
+  }
+
   /** Lets waiting loops look again (e.g. a host died, the run is stopping). */
   wake(): void {
+    this.wakes += 1;
     const wakers = this.wakers;
     this.wakers = [];
     for (const wake of wakers) wake();

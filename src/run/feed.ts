@@ -137,7 +137,8 @@ export class JobFeed {
   private readAhead(): number {
     if (!this.options.giveBack || this.readAheadOff || this.typicalMs === undefined || this.retries.length > 0) return 0;
     if (this.options.steering && !this.options.steering.taking) return 0;
-    return Math.min(READ_AHEAD_MAX, Math.floor(READ_AHEAD_MS / Math.max(this.typicalMs, 1)));
+    // The sub-nodes running jobs free up at about inFlight / typicalMs jobs per ms between them.
+    return Math.min(READ_AHEAD_MAX, Math.floor((READ_AHEAD_MS * Math.max(1, this.inFlight)) / Math.max(this.typicalMs, 1)));
   }
 
   private shiftReady(): Job | undefined {

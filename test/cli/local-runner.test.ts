@@ -1,0 +1,107 @@
+// The local job runner (issue 17): local jobs are forked by one Perl process. Commands reach sh byte for byte, a runner that dies fails only
+// the jobs it held (and stops them), and without perl pegasus spawns local jobs itself, still stopped as trees when it is SIGKILLed.
+import assert from 'node:assert/strict';
+import { symlink, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { runPegasus, startPegasus } from '../helpers/cli.js';
+import { descendantsOf, liveMatching, procState, waitGroupGone, waitNoneMatching } from '../helpers/procs.js';
+
+const dirs: string[] = [];
+after(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function workspace(queue: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-runner-'));
+  dirs.push(dir);
+  await writeFile(path.join(dir, 'hosts.yaml'), '- localhost\n');
+  await writeFile(path.join(dir, 'queue.yaml'), queue);
+  return dir;
+}
+
+/** A PATH with the tools the jobs use and no perl. */
+async function pathWithoutPerl(dir: string): Promise<string> {
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin);
+  for (const tool of ['sh', 'sleep', 'cat', 'printf']) {
+    for (const where of ['/usr/bin', '/bin']) {
+      try {
+        await symlink(path.join(where, tool), path.join(bin, tool));
+        break;
+      } catch {
+        // not there: the next place
+      }
+    }
+  }
+  return bin;
+}
+
+/** The runner: pegasus's child running perl. */
+async function runnerOf(pegasusPid: number): Promise<number | undefined> {
+  for (const pid of await descendantsOf([pegasusPid])) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.startsWith('perl\0-e\0')) return pid;
+  }
+  return undefined;
+}
+
+test('a local command reaches sh byte for byte: several lines, quotes, non-ASCII text; its output and exit status come back', async () => {
+  const dir = await workspace(
+    [
+      '- |-',
+      '  printf "%s\\n" "é ü 😀 ✓"',
+      `  printf '%s\\n' 'a "b" $HOME \\n c'`,
+      '  echo to-stderr >&2',
+      '  exit 7',
+      '- printf "no newline at the end"',
+      '',
+    ].join('\n'),
+  );
+  const result = await runPegasus(['q', '--plain'], { cwd: dir });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stdout, /^\[localhost\] é ü 😀 ✓$/m);
+  assert.match(result.stdout, /^\[localhost\] a "b" \$HOME \\n c$/m);
+  assert.match(result.stdout, /^\[localhost\] to-stderr$/m);
+  assert.match(result.stdout, /^\[localhost\] === done \(exit 7, [\d.]+s\) ===$/m);
+  assert.match(result.stdout, /^\[localhost\] no newline at the end$/m);
+  assert.match(result.stderr, /1 succeeded, 1 failed/);
+});
+
+test('the runner killed under a running job: that job fails with a message and is stopped as a tree; the next job still runs', async () => {
+  const dir = await workspace('');
+  const marker = `${dir}/marker`;
+  await writeFile(path.join(dir, 'queue.yaml'), `- sleep 300 & echo pgid=$$; wait; echo ${marker}\n- echo next ran\n`);
+  const pegasus = startPegasus(['q', '--plain'], { cwd: dir });
+  const pgid = Number((await pegasus.stdout(/pgid=(\d+)/))[1]);
+  const runner = await runnerOf(pegasus.pid);
+  assert.ok(runner !== undefined, 'a perl runner under pegasus');
+  process.kill(runner, 'SIGKILL');
+  const result = await pegasus.exited;
+  assert.match(result.stdout, /the local job runner \(perl\) stopped \(killed by SIGKILL\); this job was stopped with it/);
+  assert.match(result.stdout, /^\[localhost\] next ran$/m);
+  assert.match(result.stderr, /2 jobs run, 1 succeeded, 1 failed/);
+  await waitGroupGone(pgid, AbortSignal.timeout(15_000));
+  await waitNoneMatching(marker, AbortSignal.timeout(15_000));
+});
+
+test('without perl on PATH: local jobs run, and a SIGKILLed pegasus still leaves nothing of them running', async () => {
+  const dir = await workspace('- printf "%s\\n" "ran without perl"\n');
+  const env = { PATH: await pathWithoutPerl(dir) };
+  const first = await runPegasus(['q', '--plain'], { cwd: dir, env });
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^\[localhost\] ran without perl$/m);
+
+  const marker = `${dir}/marker`;
+  await writeFile(path.join(dir, 'queue.yaml'), `- sleep 300 & sleep 300 & echo pgid=$$; wait; echo ${marker}\n`);
+  const pegasus = startPegasus(['q', '--plain'], { cwd: dir, env });
+  const pgid = Number((await pegasus.stdout(/pgid=(\d+)/))[1]);
+  assert.equal(await runnerOf(pegasus.pid), undefined, 'no perl runner');
+  assert.ok((await liveMatching(marker)).length > 0);
+  assert.notEqual(procState(pgid), undefined);
+  process.kill(pegasus.pid, 'SIGKILL');
+  await pegasus.exited;
+  await waitGroupGone(pgid, AbortSignal.timeout(15_000));
+  await waitNoneMatching(marker, AbortSignal.timeout(15_000));
+});

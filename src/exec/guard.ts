@@ -35,6 +35,7 @@ const START_MS = 10_000;
  *   are stopped and the fifo removed before it exits.
  * - Token `T` is a number pegasus chooses; a cancel that arrives before the job registered is
  *   remembered and carried out on registration.
+ * - A fifo left by a guard that was killed with its ticker keeps its name: the next names are tried.
  * - The fifo is named by the guard's pid and made with mode 600 (mkfifo never follows or reuses
  *   an existing name; if one is in the way, the host falls back to the wrapper): only the user
  *   can write to it, and one process creation is all the guard's start costs. Lines with anything
@@ -47,7 +48,8 @@ const START_MS = 10_000;
  */
 export const GUARD = `${PROBE_PRINT}
 f="\${TMPDIR:-/tmp}/pegasus-guard.$$.fifo"
-mkfifo -m 600 "$f" || exit 97
+n=0
+until mkfifo -m 600 "$f" 2>/dev/null; do n=$((n + 1)); [ $n -lt 8 ] || exit 97; f="\${TMPDIR:-/tmp}/pegasus-guard.$$.$n.fifo"; done
 exec 3<&0 4<>"$f" </dev/null
 printf '%s\\n' "$f"
 exec >/dev/null 2>&1

@@ -24,7 +24,7 @@ $SIG{INT} = 'IGNORE'; $SIG{HUP} = 'IGNORE'; $SIG{PIPE} = 'IGNORE';
 pipe(my $wake_r, my $wake_w) or die "pipe: $!\n";
 fcntl($wake_w, Fcntl::F_SETFL(), Fcntl::O_NONBLOCK());
 $SIG{CHLD} = sub { syswrite($wake_w, 'x') };
-my (%job, %fd, %id_of, %group);
+my (%job, %id_of, %group);
 my ($in, $out, $gone) = ('', '', 0);
 sub flush_out {
   while (length $out && !$gone) {
@@ -59,9 +59,7 @@ sub start {
   close $ow; close $ew;
   $group{$pid} = 1;
   $id_of{$pid} = $id;
-  $job{$id} = { open => 2 };
-  $fd{fileno $or} = [$id, 'O', $or];
-  $fd{fileno $er} = [$id, 'E', $er];
+  $job{$id} = { open => 2, pipes => [['O', $or], ['E', $er]] };
   $out .= "S $id $pid\n";
 }
 sub commands {
@@ -97,23 +95,33 @@ while (!$eof && !$gone) {
   my $rin = '';
   vec($rin, 0, 1) = 1;
   vec($rin, fileno $wake_r, 1) = 1;
-  for my $f (keys %fd) { vec($rin, $f, 1) = 1 unless $job{$fd{$f}[0]}{paused} }
+  # In a fixed order, stdout before stderr: what a job wrote to stdout just before its stderr comes first.
+  my @ids = sort { $a <=> $b } keys %job;
+  for my $id (@ids) {
+    next if $job{$id}{paused};
+    vec($rin, fileno $_->[1], 1) = 1 for @{$job{$id}{pipes}};
+  }
   my $n = select(my $rout = $rin, undef, undef, undef);
   next if $n < 0;
   sysread($wake_r, my $junk, 512) if vec($rout, fileno $wake_r, 1);
-  for my $f (keys %fd) {
-    next unless vec($rout, $f, 1);
-    my ($id, $stream, $fh) = @{$fd{$f}};
-    my $got = sysread($fh, my $buf, 65536);
-    next if !defined $got && ($!{EINTR} || $!{EAGAIN});
-    if (!$got) {
-      delete $fd{$f};
+  for my $id (@ids) {
+    my $j = $job{$id};
+    next if !$j || $j->{paused};
+    for my $pipe (@{$j->{pipes}}) {
+      my ($stream, $fh) = @$pipe;
+      next unless vec($rout, fileno $fh, 1);
+      my $got = sysread($fh, my $buf, 65536);
+      next if !defined $got && ($!{EINTR} || $!{EAGAIN});
+      if ($got) {
+        $out .= "$stream $id $got\n" . $buf;
+        next;
+      }
       close $fh;
-      $job{$id}{open} -= 1;
-      finish($id);
-      next;
+      $pipe = undef;
+      $j->{open} -= 1;
     }
-    $out .= "$stream $id $got\n" . $buf;
+    $j->{pipes} = [grep { defined } @{$j->{pipes}}];
+    finish($id);
   }
   reap();
   if (vec($rout, 0, 1)) {

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, test } from 'node:test';
 import { GUARD } from '../../src/exec/guard.js';
 import { PROBE_ECHO, PROBE_WORD } from '../../src/exec/login-shell.js';
@@ -21,8 +23,10 @@ after(async () => {
 });
 
 /** Starts the guard as a login shell would (the probe word as $1); resolves with its stdin and the fifo path it printed after the probe's line. */
-async function startGuard(): Promise<{ guard: ChildProcess; fifo: string }> {
-  const guard = spawn('sh', ['-c', GUARD, 'pegasus-guard', PROBE_WORD], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+async function startGuard(env: NodeJS.ProcessEnv = process.env, before = ''): Promise<{ guard: ChildProcess; fifo: string }> {
+  // `before` runs first in the same process (exec keeps the pid the guard names its fifo by).
+  const script = before === '' ? GUARD : `${before}\nexec sh -c ${shellQuote(GUARD)} pegasus-guard "$1"`;
+  const guard = spawn('sh', ['-c', script, 'pegasus-guard', PROBE_WORD], { stdio: ['pipe', 'pipe', 'inherit'], detached: true, env });
   track(guard, 'guard', { group: true });
   children.push(guard);
   let text = '';
@@ -101,6 +105,22 @@ test('a guard that is SIGKILLed leaves no ticker behind, and its fifo is removed
   guard.stdin!.end(); // the forwarder ends on EOF, as when the connection closes
   await waitGone(helpers, AbortSignal.timeout(15_000));
   assert.equal(existsSync(fifo), false, 'the fifo is removed');
+});
+
+test("a fifo left with the guard's name (a guard killed with its ticker, the pid reused) does not stop the guard: it takes the next name", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pegasus-guard-test-'));
+  try {
+    const { guard, fifo } = await startGuard({ ...process.env, TMPDIR: dir }, 'mkfifo "$TMPDIR/pegasus-guard.$$.fifo"');
+    assert.equal(fifo, path.join(dir, `pegasus-guard.${guard.pid}.1.fifo`));
+    const job = await startJob(fifo, 1);
+    const exited = once(guard, 'exit');
+    guard.stdin!.end();
+    await waitGroupGone(job, AbortSignal.timeout(15_000));
+    await exited;
+    assert.equal(existsSync(fifo), false, 'its own fifo is removed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('s T (the job died of a signal) stops what is left of its group', async () => {

@@ -16,6 +16,8 @@ export interface Connections {
 /** Sets up the executors and starts connecting to every remote host at once (each host's first connection decides whether it is reachable). */
 export async function openConnections(flags: RunFlags, subnodes: readonly SubNode[]): Promise<Connections> {
   const local = new LocalExecutor();
+  // The local job runner boots (perl, a few ms) while the run reads its files.
+  if (subnodes.some((s) => isLocalHost(s.host))) local.prepare();
   // ssh2 is loaded only when a remote host is named (at start, or later in an edited hosts.yaml), so local runs start fast.
   let remote: Promise<SshPool> | undefined;
   const pool = (): Promise<SshPool> =>

@@ -101,8 +101,19 @@ while (!$eof && !$gone) {
     next if $job{$id}{paused};
     vec($rin, fileno $_->[1], 1) = 1 for @{$job{$id}{pipes}};
   }
-  my $n = select(my $rout = $rin, undef, undef, undef);
-  next if $n < 0;
+  # A job whose output is closed but whose exit was not seen yet is polled for, backing off: Perl runs
+  # the SIGCHLD handler only between its own steps, so a signal that comes just before select() would
+  # wake nobody, and a pipe's EOF can be seen a moment before its writer can be reaped.
+  my $wait;
+  for my $id (@ids) {
+    my $j = $job{$id};
+    next if $j->{open} || defined $j->{status};
+    my $t = 0.001 * 2 ** ($j->{polls}++ // 0);
+    $t = 0.2 if $t > 0.2;
+    $wait = $t if !defined $wait || $t < $wait;
+  }
+  my $n = select(my $rout = $rin, undef, undef, $wait);
+  if ($n <= 0) { reap(); next }
   sysread($wake_r, my $junk, 512) if vec($rout, fileno $wake_r, 1);
   for my $id (@ids) {
     my $j = $job{$id};

@@ -50,6 +50,11 @@ export class LocalRunner {
     return this.state !== 'down';
   }
 
+  /** Starts the runner ahead of its first job. */
+  prepare(): void {
+    if (this.state !== 'down') this.start();
+  }
+
   /** Runs `command` with `/bin/sh -c` in a process group of its own. */
   run(command: string, job: RunnerJob): RunnerHandle {
     const child = this.start();

@@ -67,6 +67,11 @@ export class LocalExecutor implements Executor {
   private readonly runner = new LocalRunner();
   private readonly guard = new LocalGuard();
 
+  /** Starts the job runner now, so the first job does not wait for it to boot. */
+  prepare(): void {
+    this.runner.prepare();
+  }
+
   run(request: ExecRequest): Promise<ExecResult> {
     return this.runner.usable() ? this.viaRunner(request) : this.direct(request);
   }

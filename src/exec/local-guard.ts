@@ -1,5 +1,6 @@
 // One watchdog per run for local jobs (issue 17): each job runs directly in its own process group, and this guard stops the groups still registered when pegasus dies.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { BatchedLines } from './batched-lines.js';
 
 /** The shell local jobs run in, by its POSIX path: a bare `sh` is looked up along PATH on every spawn. */
 export const SH = '/bin/sh';
@@ -44,9 +45,10 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 export class LocalGuard {
   private child: ChildProcessWithoutNullStreams | undefined;
   private failed = false;
-  /** `-PGID` lines not written yet. */
-  private forgotten = '';
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** `-PGID` lines wait for the next registration. */
+  private readonly lines = new BatchedLines((text) => {
+    if (this.child && !this.failed) this.child.stdin.write(text);
+  }, FORGET_MS);
 
   /** Whether the guard runs (started now if need be); without it a job must bring its own watcher (the wrapper). */
   ready(): boolean {
@@ -55,7 +57,7 @@ export class LocalGuard {
 
   /** Registers a job's process group. */
   watch(pgid: number): void {
-    this.flush(`+${pgid}\n`);
+    this.lines.now(`+${pgid}\n`);
   }
 
   /**
@@ -63,19 +65,7 @@ export class LocalGuard {
    * within FORGET_MS when none comes; until then the guard would only signal a group that is gone.
    */
   forget(pgid: number): void {
-    if (!this.child || this.failed) return;
-    this.forgotten += `-${pgid}\n`;
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => this.flush(''), FORGET_MS);
-    this.flushTimer.unref();
-  }
-
-  private flush(line: string): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const text = this.forgotten + line;
-    this.forgotten = '';
-    if (text !== '' && this.child && !this.failed) this.child.stdin.write(text);
+    if (this.child && !this.failed) this.lines.later(`-${pgid}\n`);
   }
 
   private start(): ChildProcessWithoutNullStreams | undefined {

@@ -3,6 +3,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
+import { BatchedLines } from './batched-lines.js';
 import { GRACE_S } from './local-guard.js';
 import { RUNNER_SCRIPT } from './local-runner-script.js';
 import type { StreamName } from './types.js';
@@ -43,8 +44,9 @@ export class LocalRunner {
   private readonly jobs = new Map<number, RunnerJob>();
   private nextId = 1;
   private pending: Buffer = EMPTY;
-  private forgotten = '';
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly lines = new BatchedLines((text) => {
+    if (this.child && this.state !== 'down') this.child.stdin.write(text);
+  }, FORGET_MS);
 
   usable(): boolean {
     return this.state !== 'down';
@@ -67,19 +69,11 @@ export class LocalRunner {
 
   /** A finished job's group is done with: the runner no longer stops it when pegasus goes. */
   forget(pgid: number): void {
-    if (this.state === 'down') return;
-    this.forgotten += `F ${pgid}\n`;
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => this.send(''), FORGET_MS);
-    this.flushTimer.unref();
+    if (this.state !== 'down') this.lines.later(`F ${pgid}\n`);
   }
 
   private send(text: string): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const all = this.forgotten + text;
-    this.forgotten = '';
-    if (all !== '' && this.child && this.state !== 'down') this.child.stdin.write(all);
+    this.lines.now(text);
   }
 
   private start(): RunnerProcess {
@@ -143,7 +137,7 @@ export class LocalRunner {
     if (this.state === 'down') return;
     const wasUp = this.state === 'up';
     this.state = 'down';
-    clearTimeout(this.flushTimer);
+    this.lines.cancel();
     const jobs = [...this.jobs.values()];
     this.jobs.clear();
     for (const job of jobs) {

@@ -73,6 +73,12 @@ export class LocalExecutor implements Executor {
   }
 
   run(request: ExecRequest): Promise<ExecResult> {
+    // A NUL cannot be in an argument: exec would cut the command there, where Node's spawn refuses it with an error.
+    if (request.command.includes('\0')) {
+      // exec would cut the command at the NUL, and Node's spawn throws: the job fails, the run goes on.
+      request.onLine('stderr', 'pegasus: the command contains a NUL character (\\0), which no shell command can hold; it was not run');
+      return Promise.resolve({ exitCode: 127, signal: null, durationMs: 0, cancelled: false });
+    }
     return this.runner.usable() ? this.viaRunner(request) : this.direct(request);
   }
 

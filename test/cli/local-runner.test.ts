@@ -1,4 +1,4 @@
-// The local job runner (issue 17): local jobs are forked by one Perl process. Commands reach sh byte for byte, a runner that dies fails only
+// The local job runner (issue 17): local jobs are forked by one Perl process. Commands reach sh byte for byte (a NUL fails the job, not the run), a runner that dies fails only
 // the jobs it held (and stops them), and without perl pegasus spawns local jobs itself, still stopped as trees when it is SIGKILLed.
 import assert from 'node:assert/strict';
 import { symlink, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -104,4 +104,14 @@ test('without perl on PATH: local jobs run, and a SIGKILLed pegasus still leaves
   await pegasus.exited;
   await waitGroupGone(pgid, AbortSignal.timeout(15_000));
   await waitNoneMatching(marker, AbortSignal.timeout(15_000));
+});
+
+test('a local command holding a NUL character fails with a message saying so; the run goes on to the next job', async () => {
+  const dir = await workspace('- "echo a\\0b"\n- echo after\n');
+  const result = await runPegasus(['q', '--plain'], { cwd: dir });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stdout, /^\[localhost\] pegasus: the command contains a NUL character \(\\0\), which no shell command can hold; it was not run$/m);
+  assert.match(result.stdout, /^\[localhost\] === done \(exit 127, [\d.]+s\) ===$/m);
+  assert.match(result.stdout, /^\[localhost\] after$/m);
+  assert.doesNotMatch(result.stderr, /internal error/);
 });

@@ -1,5 +1,5 @@
 // The queue file and consumed.yaml: taking jobs from the head, putting jobs back, with the write order that loses nothing.
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { isScalar, isSeq, type ParsedNode } from 'yaml';
 import { canonicalText, canonicalValue, expandEntry, readEntry, type Entry, type Job } from '../config/jobs.js';
@@ -73,8 +73,7 @@ export class QueueStore {
     // recorded twice at worst (DESIGN invariant 1), and never more, as the next take waits for the lock.
     let handOut: (taken: Taken) => void = () => undefined;
     const early = new Promise<Taken>((resolve) => (handOut = resolve));
-    const whole = this.serialized(signal, async (queue): Promise<Taken> => {
-      const read = await this.read(queue);
+    const whole = this.serialized(signal, (queue) => this.reading(queue, async (read): Promise<Taken> => {
       if (read === undefined) return { jobs: [], missing: true };
       let data = read.data;
       const jobs: Job[] = [];
@@ -113,13 +112,15 @@ export class QueueStore {
           if (recorded) await this.options.onKept?.(jobs).catch(() => undefined);
           throw noteKept(problem, jobs, this.files, consumed.status === 'fulfilled');
         }
+        // The jobs are taken now; lines that cannot be carried over stay only in the replaced file.
+        await read.keepLate().catch(() => undefined);
       }
       const result = error ? { jobs, error } : { jobs };
       handOut(result);
       // The new queue file is in place; a folder that cannot be synced leaves only the crash case above.
       await synced.catch(() => undefined);
       return result;
-    });
+    }));
     return Promise.race([early, whole]);
   }
 
@@ -157,13 +158,14 @@ export class QueueStore {
       }
     }
     try {
-      await this.serialized(signal, async (queue) => {
-        const text = ((await this.read(queue))?.data ?? Buffer.alloc(0)).toString('utf8');
+      await this.serialized(signal, (queue) => this.reading(queue, async (read) => {
+        const text = (read?.data ?? Buffer.alloc(0)).toString('utf8');
         await replaceAtomically(queue, insertPiecesAtHead(text, this.files.queue, pieces)).catch(asFileError(this.files.queue));
+        await read?.keepLate().catch(asFileError(this.files.queue));
         // Back in the queue, they come off consumed.yaml, which lists what was taken to run: a crash
         // before this leaves them in both files (recorded twice, DESIGN invariant 1).
         await this.consumed.retract(canonicalText(jobs)).catch(() => false);
-      });
+      }));
     } catch (error) {
       if (!(error instanceof FileError)) throw error;
       throw error.withNote(`${jobs.length === 1 ? '1 job read ahead could not go back to' : `${jobs.length} jobs read ahead could not go back to`} ${this.files.queue}; they stay in this run and run as usual.`);
@@ -175,12 +177,13 @@ export class QueueStore {
    * its head with `front`; every other byte of the file stays as it was.
    */
   add(items: string, options: { readonly front: boolean; readonly signal?: AbortSignal }): Promise<void> {
-    return this.serialized(options.signal, async (queue) => {
+    return this.serialized(options.signal, (queue) => this.reading(queue, async (read) => {
       if (items === '') return;
-      const text = ((await this.read(queue))?.data ?? Buffer.alloc(0)).toString('utf8');
+      const text = (read?.data ?? Buffer.alloc(0)).toString('utf8');
       const updated = options.front ? insertAtHead(text, this.files.queue, items) : appendItems(text, items);
       await replaceAtomically(queue, updated).catch(asFileError(this.files.queue));
-    });
+      await read?.keepLate().catch(asFileError(this.files.queue));
+    }));
   }
 
   /** Appends a job that failed to failed.yaml, in canonical form under a comment saying where, how and when. */
@@ -212,22 +215,48 @@ export class QueueStore {
     return run;
   }
 
-  /** The queue file's bytes and permission bits, or undefined when it does not exist. */
-  private async read(queue: string): Promise<{ data: Buffer; mode: number } | undefined> {
-    let handle;
+  /**
+   * Reads the queue file (its bytes and permission bits; undefined when it does not exist) and runs
+   * `fn`, which may replace it; the old file stays open until then, for `keepLate`.
+   */
+  private async reading<T>(queue: string, fn: (read: QueueRead | undefined) => Promise<T>): Promise<T> {
+    let handle: FileHandle;
     try {
       handle = await open(queue, 'r');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fn(undefined);
       throw error;
     }
     try {
       const { mode } = await handle.stat();
-      return { data: await handle.readFile(), mode: mode & 0o777 };
+      const data = await handle.readFile();
+      return await fn({ data, mode: mode & 0o777, keepLate: () => keepLate(handle, queue, data.length) });
     } finally {
       await handle.close();
     }
   }
+}
+
+/** The queue file as a locked operation read it. */
+interface QueueRead {
+  readonly data: Buffer;
+  readonly mode: number;
+  /** Once the file is replaced: carries over what was appended to the old one since it was read. */
+  keepLate(): Promise<void>;
+}
+
+/**
+ * Lines appended without the lock (`echo '- job' >> queue.yaml` while a daemon takes jobs) after the
+ * queue file was read went to the old file, which the rename has just replaced: they are appended
+ * to the new one, so the entry is not lost. (A writer that keeps the old file open and writes later
+ * still loses; `pegasus push` takes the lock.)
+ */
+async function keepLate(old: FileHandle, queue: string, readBytes: number): Promise<void> {
+  const { size } = await old.stat();
+  if (size <= readBytes) return;
+  const extra = Buffer.alloc(size - readBytes);
+  const { bytesRead } = await old.read(extra, 0, extra.length, readBytes);
+  if (bytesRead > 0) await appendDurably(queue, extra.subarray(0, bytesRead).toString('utf8'));
 }
 
 interface Step {

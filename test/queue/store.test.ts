@@ -1,5 +1,6 @@
 // The queue store: what users see in queue.yaml and consumed.yaml after pops, bursts, put-backs and bad entries.
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -129,4 +130,19 @@ test('concurrent takes within one process never hand out an entry twice', async 
   const commands = results.flatMap((r) => r.jobs.map((j) => j.command)).sort();
   assert.equal(new Set(commands).size, 50);
   assert.equal(await q.queue(), '');
+});
+
+test('a line appended without the lock while a take has the file read (`echo >> queue.yaml` racing a daemon) is not lost', async () => {
+  let file = '';
+  let appended = false;
+  // The check runs under the lock, after the queue file was read and before the new one is renamed in.
+  const q = await queueWith('- echo one\n- echo two\n', () => {
+    if (appended) return;
+    appended = true;
+    appendFileSync(file, '- echo late\n');
+  });
+  file = q.file;
+  const taken = await q.store.take(1);
+  assert.deepEqual(taken.jobs.map((j) => j.command), ['echo one']);
+  assert.equal(await q.queue(), '- echo two\n- echo late\n');
 });

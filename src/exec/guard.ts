@@ -37,7 +37,7 @@ const START_MS = 10_000;
  *   remembered and carried out on registration.
  * - A fifo left by a guard that was killed with its ticker keeps its name: the next names are tried.
  * - The fifo is named by the guard's pid and made with mode 600 (mkfifo never follows or reuses
- *   an existing name; if one is in the way, the host falls back to the wrapper): only the user
+ *   an existing name; if eight names are in the way, the host falls back to the wrapper): only the user
  *   can write to it, and one process creation is all the guard's start costs. Lines with anything
  *   but tokens and pids are skipped before they reach eval all the same.
  * - The ticker holds the fifo open for writing, so its writes never fail: it checks each tick

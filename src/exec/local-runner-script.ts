@@ -108,7 +108,7 @@ while (!$eof && !$gone) {
   for my $id (@ids) {
     my $j = $job{$id};
     next if $j->{open} || defined $j->{status};
-    my $t = 0.001 * 2 ** ($j->{polls}++ // 0);
+    my $t = 0.001 * 2 ** $j->{polls}++;
     $t = 0.2 if $t > 0.2;
     $wait = $t if !defined $wait || $t < $wait;
   }

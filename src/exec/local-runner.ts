@@ -63,17 +63,13 @@ export class LocalRunner {
     const id = this.nextId++;
     this.jobs.set(id, job);
     if (this.jobs.size === 1) child.stdout.ref();
-    this.send(`R ${id} ${Buffer.byteLength(command)}\n${command}`);
-    return { pause: () => this.send(`P ${id}\n`), resume: () => this.send(`U ${id}\n`) };
+    this.lines.now(`R ${id} ${Buffer.byteLength(command)}\n${command}`);
+    return { pause: () => this.lines.now(`P ${id}\n`), resume: () => this.lines.now(`U ${id}\n`) };
   }
 
   /** A finished job's group is done with: the runner no longer stops it when pegasus goes. */
   forget(pgid: number): void {
     if (this.state !== 'down') this.lines.later(`F ${pgid}\n`);
-  }
-
-  private send(text: string): void {
-    this.lines.now(text);
   }
 
   private start(): RunnerProcess {

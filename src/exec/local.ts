@@ -39,7 +39,7 @@ class GroupStopper {
   }
 
   /** What is left of the group goes after the grace period. */
-  killLater(): void {
+  private killLater(): void {
     const pgid = this.pgid;
     if (pgid === undefined || this.killer) return;
     this.killer = setTimeout(() => {
@@ -73,9 +73,8 @@ export class LocalExecutor implements Executor {
   }
 
   run(request: ExecRequest): Promise<ExecResult> {
-    // A NUL cannot be in an argument: exec would cut the command there, where Node's spawn refuses it with an error.
+    // exec would cut the command at a NUL, and Node's spawn throws on one: the job fails, the run goes on.
     if (request.command.includes('\0')) {
-      // exec would cut the command at the NUL, and Node's spawn throws: the job fails, the run goes on.
       request.onLine('stderr', 'pegasus: the command contains a NUL character (\\0), which no shell command can hold; it was not run');
       return Promise.resolve({ exitCode: 127, signal: null, durationMs: 0, cancelled: false });
     }
@@ -95,19 +94,19 @@ export class LocalExecutor implements Executor {
         err.end();
         resolve({ exitCode, signal, durationMs: performance.now() - started, cancelled, timedOut });
       };
-      let handle: RunnerHandle | undefined;
       let paused = false;
-      handle = this.runner.run(request.command, {
+      // The runner's callbacks come from its output, after run() returned.
+      const handle: RunnerHandle = this.runner.run(request.command, {
         started: (pgid) => group.known(pgid),
         output: (stream, chunk) => {
           (stream === 'stdout' ? out : err).push(chunk);
           const wait = paused ? undefined : request.backpressure?.();
           if (!wait) return;
           paused = true;
-          handle?.pause();
+          handle.pause();
           void wait.then(() => {
             paused = false;
-            handle?.resume();
+            handle.resume();
           });
         },
         exited: (code, signal) => {

@@ -137,7 +137,7 @@ async function runWithConnections(
   const store = new QueueStore(files, {
     check: (entry) => checkEntry(entry, roster.subnodes),
     onLockNotice: (notice) => print({ type: 'lock-notice', notice }),
-    onTaken: (jobs) => journal.taken(jobs),
+    onTaken: (jobs, pending) => journal.taken(jobs, pending),
     onKept: (jobs) => journal.kept(jobs),
   });
   await accountForInterrupted(store, flags, screen.say);

@@ -106,32 +106,60 @@ export interface Staged {
   discard(): Promise<void>;
 }
 
+/** A temporary file created beside a file, to be filled with its new content (see `stage`). */
+export interface Stage {
+  /** The temporary file's path; it exists from now until it is renamed over the target or discarded. */
+  readonly temp: string;
+  /** Writes and syncs the new content. */
+  fill(data: string | Buffer): Promise<Staged>;
+}
+
 /**
- * Writes and syncs `data` to a temporary file beside the file `given` names, with the given permission
- * bits (the current file's when omitted). Nothing changes for its readers until `commit`. When `given`
- * is a symlink, the temporary file is written beside its target and renamed over the target, so
- * the link stays a link (issue 13); a dangling link is a ConfigError.
+ * Creates the temporary file beside the file `given` names, with the given permission bits (the
+ * current file's when omitted). `tag` makes its name unique to one write of this process, so that a
+ * record naming it can later tell whether that write was renamed in (issue 17: a take's journal
+ * record). When `given` is a symlink, the temporary file is created beside its target and renamed
+ * over the target, so the link stays a link (issue 13); a dangling link is a ConfigError.
  */
-export async function stage(given: string, data: string | Buffer, mode?: number): Promise<Staged> {
+export async function openStage(given: string, options: { readonly mode?: number; readonly tag?: string } = {}): Promise<Stage> {
   const file = await writablePath(given);
   const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const temp = path.join(dir, tempNameOf(path.basename(file), process.pid, options.tag));
   const bits =
-    mode ??
+    options.mode ??
     (await stat(file).then(
       (s) => s.mode & 0o777,
       () => 0o644,
     ));
   const handle = await open(temp, 'w', bits);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
+  return {
+    temp,
+    fill: async (data) => {
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } catch (error) {
+        await handle.close();
+        await unlink(temp).catch(() => undefined);
+        throw error;
+      }
+      await handle.close();
+      return staged(temp, file, dir);
+    },
+  };
+}
+
+/** The name of a temporary file of process `pid` beside the file named `base`. */
+export function tempNameOf(base: string, pid: number, tag?: string): string {
+  return `.${base}.${pid}${tag === undefined ? '' : `.${tag}`}.tmp`;
+}
+
+/** Writes and syncs `data` to a temporary file beside the file `given` names (see `openStage`); nothing changes for its readers until `commit`. */
+export async function stage(given: string, data: string | Buffer, mode?: number): Promise<Staged> {
+  return (await openStage(given, mode === undefined ? {} : { mode })).fill(data);
+}
+
+function staged(temp: string, file: string, dir: string): Staged {
   return {
     commit: async () => {
       await rename(temp, file);

@@ -1,11 +1,12 @@
 // The queue file and consumed.yaml: taking jobs from the head, putting jobs back, with the write order that loses nothing.
+import { randomBytes } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { isScalar, isSeq, type ParsedNode } from 'yaml';
 import { canonicalText, canonicalValue, expandEntry, readEntry, type Entry, type Job } from '../config/jobs.js';
 import { kindOf, parseYaml, scalarText, splitBom } from '../config/yaml.js';
 import { asFileError, ConfigError, FileError, fileErrorOf } from '../errors.js';
-import { AppendFile, appendDurably, replaceAtomically, stage } from './durable.js';
+import { AppendFile, appendDurably, openStage, replaceAtomically } from './durable.js';
 import { scanHead, scanHeadBytes } from './head.js';
 import { withQueueLock, type LockNotice } from './lock.js';
 
@@ -36,8 +37,11 @@ export interface Taken {
 export interface QueueStoreOptions {
   /** Validates an entry before any of its jobs is taken (parameters, templates on every sub-node). */
   readonly check: (entry: Entry) => void;
-  /** Records taken jobs (the run journal) after consumed.yaml is synced and before the queue is rewritten. */
-  readonly onTaken?: (jobs: readonly Job[]) => Promise<void>;
+  /**
+   * Records taken jobs (the run journal) before the queue is rewritten. `pending` is the new queue
+   * file, which exists until it is renamed in: a run that died with it still there had not taken them.
+   */
+  readonly onTaken?: (jobs: readonly Job[], pending: string) => Promise<void>;
   /** Jobs `onTaken` recorded stayed in the queue after all (its rewrite failed): the journal should forget them. */
   readonly onKept?: (jobs: readonly Job[]) => Promise<void>;
   readonly onLockNotice?: (notice: LockNotice) => void;
@@ -56,6 +60,9 @@ export class QueueStore {
   private tail: Promise<unknown> = Promise.resolve();
   /** consumed.yaml, kept open for the run. */
   private readonly consumed: AppendFile;
+  /** Names each take's new queue file uniquely (see `onTaken`). */
+  private readonly tag = randomBytes(3).toString('hex');
+  private takes = 0;
   /** The text of the entry each job came from, when all of that entry's jobs were taken at once (for giveBack). */
   private readonly written = new WeakMap<Job, { readonly text: string; readonly jobs: readonly Job[] }>();
 
@@ -96,10 +103,16 @@ export class QueueStore {
       if (jobs.length > 0) {
         // consumed.yaml and the journal are made durable while the new queue text is written and
         // synced beside the old one; the rename waits for all of them (DESIGN invariant 1).
+        // The journal names the new queue file, once it exists (issue 17: a run killed before the
+        // rename must not have its jobs put back, as they are still in the queue).
+        const opened = openStage(queue, { mode: read.mode, tag: `${this.tag}.${++this.takes}` });
         const [staged, consumed, journal] = await Promise.allSettled([
-          stage(queue, data, read.mode).catch(asFileError(this.files.queue)),
+          opened.then((stage) => stage.fill(data)).catch(asFileError(this.files.queue)),
           this.consumed.append(canonicalText(jobs)).catch(asFileError(this.files.consumed)),
-          this.options.onTaken?.(jobs),
+          opened.then(
+            (stage) => this.options.onTaken?.(jobs, stage.temp),
+            () => undefined, // nothing recorded: the take fails below
+          ),
         ]);
         const recorded = consumed.status === 'fulfilled' && journal.status === 'fulfilled';
         try {
@@ -108,8 +121,9 @@ export class QueueStore {
           if (staged.status === 'rejected') throw staged.reason;
           synced = (await staged.value.rename().catch(asFileError(this.files.queue))).synced;
         } catch (problem) {
-          if (staged.status === 'fulfilled') await staged.value.discard();
+          // Forgotten by the journal before the new file goes: a crash in between leaves a stray file, not a job put back twice.
           if (recorded) await this.options.onKept?.(jobs).catch(() => undefined);
+          if (staged.status === 'fulfilled') await staged.value.discard();
           throw noteKept(problem, jobs, this.files, consumed.status === 'fulfilled');
         }
         // The jobs are taken now; lines that cannot be carried over stay only in the replaced file.

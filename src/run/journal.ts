@@ -1,6 +1,6 @@
 // The run journal: JSON Lines recording each job when it is taken, started and finished, so a run that died can be accounted for.
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalValue, type Job } from '../config/jobs.js';
 import { asFileError } from '../errors.js';
@@ -9,7 +9,14 @@ import { makeDirs } from '../make-dirs.js';
 
 /** One line of a journal file. */
 export type JournalRecord =
-  | { readonly t: 'taken'; readonly id: string; readonly job: string | Record<string, string>; readonly at: number }
+  | {
+      readonly t: 'taken';
+      readonly id: string;
+      readonly job: string | Record<string, string>;
+      readonly at: number;
+      /** The new queue file of the take, which exists until it is renamed in. */
+      readonly pending?: string;
+    }
   | { readonly t: 'started'; readonly id: string; readonly subnode: string; readonly attempt: number; readonly at: number; readonly slots?: readonly number[] }
   | {
       readonly t: 'finished';
@@ -64,12 +71,15 @@ export class Journal {
     return new Journal(file, await open(file, 'a').catch(asFileError(file)));
   }
 
-  /** Records jobs as taken, durably; called between the consumed.yaml append and the queue rewrite. */
-  async taken(jobs: readonly Job[]): Promise<void> {
+  /**
+   * Records jobs as taken, durably, before the queue rewrite; `pending` is the take's new queue
+   * file. A run that died while it was still there had not taken them (see `stillOpen`).
+   */
+  async taken(jobs: readonly Job[], pending?: string): Promise<void> {
     const lines = jobs.map((job) => {
       const id = (++this.count).toString(36);
       this.ids.set(job, id);
-      return line({ t: 'taken', id, job: canonicalValue(job), at: Date.now() });
+      return line({ t: 'taken', id, job: canonicalValue(job), at: Date.now(), ...(pending === undefined ? {} : { pending }) });
     });
     await this.append(lines.join(''));
     await this.handle.sync().catch(asFileError(this.file));
@@ -144,7 +154,7 @@ export async function collectInterrupted(dir: string): Promise<{ readonly jobs: 
     const pid = pidOf(name);
     if (!pid || pid === process.pid || isAlive(pid)) continue;
     const file = path.join(dir, name);
-    const { open } = replay(await readFile(file, 'utf8'));
+    const open = await stillOpen(replay(await readFile(file, 'utf8')).open, true);
     if (open.size === 0) {
       await rm(file, { force: true });
       continue;
@@ -155,10 +165,35 @@ export async function collectInterrupted(dir: string): Promise<{ readonly jobs: 
   return { jobs, files };
 }
 
+/**
+ * The jobs of a dead run's journal that are still open, less those its last take never took: it
+ * died before renaming that take's new queue file in, so they are still in the queue. With
+ * `remove`, such a file is removed.
+ */
+async function stillOpen(open: ReadonlyMap<string, OpenJob>, remove: boolean): Promise<Map<string, OpenJob>> {
+  const left = new Map<string, OpenJob>();
+  const stray = new Set<string>();
+  for (const [id, entry] of open) {
+    if (entry.pending !== undefined && !entry.subnode && (await exists(entry.pending))) stray.add(entry.pending);
+    else left.set(id, entry);
+  }
+  if (remove) await Promise.all([...stray].map((file) => rm(file, { force: true })));
+  return left;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** A job a run took and has not finished, as its journal tells. */
 export interface OpenJob {
   readonly job: string | Record<string, string>;
   readonly takenAt: number;
+  /** The new queue file of its take (see `Journal.taken`). */
+  readonly pending?: string;
   /** Set once it started on a sub-node. */
   subnode?: string;
   since?: number;
@@ -192,7 +227,9 @@ export async function readRuns(dir: string): Promise<RunRecord[]> {
     const file = path.join(dir, name);
     const text = await readFile(file, 'utf8').catch(() => '');
     const { open, firstAt, finished } = replay(text);
-    runs.push({ pid, alive: isAlive(pid), file, ...(firstAt === undefined ? {} : { firstAt }), open: [...open.values()], finished });
+    const alive = isAlive(pid);
+    const left = alive ? open : await stillOpen(open, false);
+    runs.push({ pid, alive, file, ...(firstAt === undefined ? {} : { firstAt }), open: [...left.values()], finished });
   }
   return runs.sort((a, b) => (a.firstAt ?? 0) - (b.firstAt ?? 0));
 }
@@ -217,7 +254,7 @@ function replay(text: string): { open: Map<string, OpenJob>; firstAt?: number; f
     }
     if (record.t === 'taken') {
       firstAt ??= record.at;
-      open.set(record.id, { job: record.job, takenAt: record.at });
+      open.set(record.id, { job: record.job, takenAt: record.at, ...(record.pending === undefined ? {} : { pending: record.pending }) });
     } else if (record.t === 'started') {
       const entry = open.get(record.id);
       if (entry) {

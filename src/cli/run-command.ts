@@ -10,7 +10,7 @@ import { readQueueText } from '../queue/text.js';
 import { QueueStore, queueFilesOf } from '../queue/store.js';
 import { runBroadcast } from '../run/broadcast-mode.js';
 import type { RunEvent, RunSummary } from '../run/events.js';
-import { collectInterrupted, forgetJournals, Journal, journalDirOf } from '../run/journal.js';
+import { collectInterrupted, forgetJournals, Journal, journalDirOf, markReturning, type InterruptedJob } from '../run/journal.js';
 import { runQueue } from '../run/queue-mode.js';
 import { GpuWatch } from '../run/gpu-watch.js';
 import { Roster } from '../run/roster.js';
@@ -139,6 +139,8 @@ async function runWithConnections(
     onLockNotice: (notice) => print({ type: 'lock-notice', notice }),
     onTaken: (jobs, pending) => journal.taken(jobs, pending),
     onKept: (jobs) => journal.kept(jobs),
+    onReturning: (jobs, pending) => journal.returning(jobs, pending),
+    onNotReturned: (jobs) => journal.returning(jobs, null),
   });
   await accountForInterrupted(store, flags, screen.say);
   // `pegasus kill`, `pause`, `resume`, `drain` from another terminal reach this run here (issue 14).
@@ -222,22 +224,32 @@ async function runWithConnections(
  */
 async function accountForInterrupted(store: QueueStore, flags: RunFlags, say: (text: string) => void): Promise<void> {
   const dir = journalDirOf(store.files.queue);
-  const { jobs, files } = await collectInterrupted(dir);
-  if (jobs.length === 0) return;
-  const list = jobs
-    .map((j) => `\n  ${j.subnode ? `[${j.subnode}] ` : ''}${typeof j.job === 'string' ? j.job : JSON.stringify(j.job)} (pid ${j.pid})`)
-    .join('');
+  const listOf = (jobs: readonly InterruptedJob[]): string =>
+    jobs.map((j) => `\n  ${j.subnode ? `[${j.subnode}] ` : ''}${typeof j.job === 'string' ? j.job : JSON.stringify(j.job)} (pid ${j.pid})`).join('');
   if (flags.requeueInterrupted) {
-    // Back in the queue first, then the journals are forgotten: a crash in between reports them again.
-    await store.add(stringify(jobs.map((j) => j.job), { schema: 'failsafe', lineWidth: 0 }), { front: true });
-    await forgetJournals(files);
-    say(`pegasus: put ${jobs.length} job${jobs.length === 1 ? '' : 's'} that an earlier run took and never finished back at the head of the queue:${list}\n`);
-  } else {
-    say(
-      `pegasus: ${jobs.length} job${jobs.length === 1 ? '' : 's'} taken by an earlier run that died never finished (they are in consumed.yaml):${list}\n` +
-        'pegasus: run with --requeue-interrupted to put them back at the head of the queue.\n',
+    // Found and put back under the queue lock, so two runs starting together do not both put them
+    // back. The dead journals name the new queue file before it is renamed in and are forgotten
+    // after: a crash at any point puts each job back once.
+    let found: { readonly jobs: InterruptedJob[]; readonly files: string[] } = { jobs: [], files: [] };
+    await store.add(
+      async () => {
+        found = await collectInterrupted(dir);
+        return found.jobs.length === 0 ? '' : stringify(found.jobs.map((j) => j.job), { schema: 'failsafe', lineWidth: 0 });
+      },
+      { front: true, record: { pending: (temp) => markReturning(found.jobs, temp), failed: () => markReturning(found.jobs, null) } },
     );
+    const { jobs, files } = found;
+    if (jobs.length === 0) return;
+    await forgetJournals(files);
+    say(`pegasus: put ${jobs.length} job${jobs.length === 1 ? '' : 's'} that an earlier run took and never finished back at the head of the queue:${listOf(jobs)}\n`);
+    return;
   }
+  const { jobs } = await collectInterrupted(dir);
+  if (jobs.length === 0) return;
+  say(
+    `pegasus: ${jobs.length} job${jobs.length === 1 ? '' : 's'} taken by an earlier run that died never finished (they are in consumed.yaml):${listOf(jobs)}\n` +
+      'pegasus: run with --requeue-interrupted to put them back at the head of the queue.\n',
+  );
 }
 
 /** How far a terminal, pipe or log file may fall behind before jobs' output is read no faster than it drains. */

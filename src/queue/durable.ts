@@ -110,8 +110,10 @@ export interface Staged {
 export interface Stage {
   /** The temporary file's path; it exists from now until it is renamed over the target or discarded. */
   readonly temp: string;
-  /** Writes and syncs the new content. */
+  /** Writes and syncs the new content; on failure the file stays until `discard`. */
   fill(data: string | Buffer): Promise<Staged>;
+  /** Removes the temporary file. */
+  discard(): Promise<void>;
 }
 
 /**
@@ -138,14 +140,12 @@ export async function openStage(given: string, options: { readonly mode?: number
       try {
         await handle.writeFile(data);
         await handle.sync();
-      } catch (error) {
+      } finally {
         await handle.close();
-        await unlink(temp).catch(() => undefined);
-        throw error;
       }
-      await handle.close();
       return staged(temp, file, dir);
     },
+    discard: () => unlink(temp).catch(() => undefined),
   };
 }
 
@@ -156,7 +156,11 @@ export function tempNameOf(base: string, pid: number, tag?: string): string {
 
 /** Writes and syncs `data` to a temporary file beside the file `given` names (see `openStage`); nothing changes for its readers until `commit`. */
 export async function stage(given: string, data: string | Buffer, mode?: number): Promise<Staged> {
-  return (await openStage(given, mode === undefined ? {} : { mode })).fill(data);
+  const opened = await openStage(given, mode === undefined ? {} : { mode });
+  return opened.fill(data).catch(async (error: unknown) => {
+    await opened.discard();
+    throw error;
+  });
 }
 
 function staged(temp: string, file: string, dir: string): Staged {

@@ -44,7 +44,23 @@ export interface QueueStoreOptions {
   readonly onTaken?: (jobs: readonly Job[], pending: string) => Promise<void>;
   /** Jobs `onTaken` recorded stayed in the queue after all (its rewrite failed): the journal should forget them. */
   readonly onKept?: (jobs: readonly Job[]) => Promise<void>;
+  /**
+   * Records that jobs are going back to the queue (a put-back or give-back) before the rename that
+   * puts them there: `pending` is the new queue file, which exists until it is renamed in. A run that
+   * died with it gone had put them back; with it still there, it had not.
+   */
+  readonly onReturning?: (jobs: readonly Job[], pending: string) => Promise<void>;
+  /** The jobs `onReturning` recorded did not go back after all (the rewrite failed). */
+  readonly onNotReturned?: (jobs: readonly Job[]) => Promise<void>;
   readonly onLockNotice?: (notice: LockNotice) => void;
+}
+
+/** Tells a journal about a rewrite that brings jobs back to the queue, before and (when it fails) after. */
+export interface ReturnRecord {
+  /** The rewrite's new queue file exists, under this name, until it is renamed in. */
+  pending(temp: string): Promise<void>;
+  /** The rewrite failed: the jobs did not go back. */
+  failed(): Promise<void>;
 }
 
 /**
@@ -123,7 +139,7 @@ export class QueueStore {
         } catch (problem) {
           // Forgotten by the journal before the new file goes: a crash in between leaves a stray file, not a job put back twice.
           if (recorded) await this.options.onKept?.(jobs).catch(() => undefined);
-          if (staged.status === 'fulfilled') await staged.value.discard();
+          await opened.then((stage) => stage.discard(), () => undefined);
           throw noteKept(problem, jobs, this.files, consumed.status === 'fulfilled');
         }
         // The jobs are taken now; lines that cannot be carried over stay only in the replaced file.
@@ -141,7 +157,7 @@ export class QueueStore {
   /** Writes jobs back at the head of the queue in canonical form (a job that could not run). */
   async putBack(jobs: readonly Job[], signal?: AbortSignal): Promise<void> {
     try {
-      await this.add(canonicalText(jobs), { front: true, ...(signal ? { signal } : {}) });
+      await this.add(canonicalText(jobs), { front: true, ...(signal ? { signal } : {}), record: this.returnRecordOf(jobs) });
     } catch (error) {
       if (!(error instanceof FileError)) throw error;
       const count = jobs.length === 1 ? '1 job could not go back to the head of' : `${jobs.length} jobs could not go back to the head of`;
@@ -174,7 +190,7 @@ export class QueueStore {
     try {
       await this.serialized(signal, (queue) => this.reading(queue, async (read) => {
         const text = (read?.data ?? Buffer.alloc(0)).toString('utf8');
-        await replaceAtomically(queue, insertPiecesAtHead(text, this.files.queue, pieces)).catch(asFileError(this.files.queue));
+        await this.rewrite(queue, insertPiecesAtHead(text, this.files.queue, pieces), this.returnRecordOf(jobs)).catch(asFileError(this.files.queue));
         await read?.keepLate().catch(asFileError(this.files.queue));
         // Back in the queue, they come off consumed.yaml, which lists what was taken to run: a crash
         // before this leaves them in both files (recorded twice, DESIGN invariant 1).
@@ -188,16 +204,51 @@ export class QueueStore {
 
   /**
    * Adds list items (YAML text of `- ` entries, already validated) at the end of the queue, or before
-   * its head with `front`; every other byte of the file stays as it was.
+   * its head with `front`; every other byte of the file stays as it was. Items given as a function
+   * are worked out under the queue lock; `record` learns of the rewrite first (see `ReturnRecord`).
    */
-  add(items: string, options: { readonly front: boolean; readonly signal?: AbortSignal }): Promise<void> {
+  add(items: string | (() => Promise<string>), options: { readonly front: boolean; readonly signal?: AbortSignal; readonly record?: ReturnRecord }): Promise<void> {
     return this.serialized(options.signal, (queue) => this.reading(queue, async (read) => {
-      if (items === '') return;
+      const added = typeof items === 'string' ? items : await items();
+      if (added === '') return;
       const text = (read?.data ?? Buffer.alloc(0)).toString('utf8');
-      const updated = options.front ? insertAtHead(text, this.files.queue, items) : appendItems(text, items);
-      await replaceAtomically(queue, updated).catch(asFileError(this.files.queue));
+      const updated = options.front ? insertAtHead(text, this.files.queue, added) : appendItems(text, added);
+      await this.rewrite(queue, updated, options.record).catch(asFileError(this.files.queue));
       await read?.keepLate().catch(asFileError(this.files.queue));
     }));
+  }
+
+  /** The journal's record of jobs going back to the queue, if the store has a journal. */
+  private returnRecordOf(jobs: readonly Job[]): ReturnRecord | undefined {
+    const { onReturning, onNotReturned } = this.options;
+    if (!onReturning) return undefined;
+    return { pending: (temp) => onReturning(jobs, temp), failed: async () => onNotReturned?.(jobs) };
+  }
+
+  /**
+   * Replaces the queue file (its real path) atomically. With `record`, the new file gets a name of
+   * its own, which `record` is given before the rename; if the rewrite fails, `record` hears so
+   * before that file is removed, so a crash at any point leaves a journal that tells the truth
+   * (when it could be written).
+   */
+  private async rewrite(queue: string, updated: string, record: ReturnRecord | undefined): Promise<void> {
+    if (!record) return replaceAtomically(queue, updated);
+    const opened = await openStage(queue, { tag: `${this.tag}.${++this.takes}` });
+    // A journal that cannot be written does not keep jobs out of the queue: a crash could then put
+    // them back twice, as before the journal named the file.
+    const noted = await record.pending(opened.temp).then(
+      () => true,
+      () => false,
+    );
+    let synced: Promise<void>;
+    try {
+      synced = (await (await opened.fill(updated)).rename()).synced;
+    } catch (error) {
+      if (noted) await record.failed().catch(() => undefined);
+      await opened.discard();
+      throw error;
+    }
+    await synced;
   }
 
   /** Appends a job that failed to failed.yaml, in canonical form under a comment saying where, how and when. */

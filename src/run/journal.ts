@@ -1,6 +1,6 @@
 // The run journal: JSON Lines recording each job when it is taken, started and finished, so a run that died can be accounted for.
 import { randomBytes } from 'node:crypto';
-import { lstat, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { appendFile, lstat, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalValue, type Job } from '../config/jobs.js';
 import { asFileError } from '../errors.js';
@@ -19,6 +19,13 @@ export type JournalRecord =
     }
   | { readonly t: 'started'; readonly id: string; readonly subnode: string; readonly attempt: number; readonly at: number; readonly slots?: readonly number[] }
   | {
+      /** Jobs going back to the queue: `pending` is the rewrite's new queue file (null: the rewrite failed). */
+      readonly t: 'returning';
+      readonly ids: readonly string[];
+      readonly pending: string | null;
+      readonly at: number;
+    }
+  | {
       readonly t: 'finished';
       readonly id: string;
       readonly outcome: 'ok' | 'failed' | 'requeued';
@@ -34,6 +41,9 @@ export interface InterruptedJob {
   /** Where it was running, if it had started. */
   readonly subnode?: string;
   readonly pid: number;
+  /** Its id in the journal file that holds it. */
+  readonly id: string;
+  readonly file: string;
 }
 
 /** The journal folder of a queue: `.pegasus/journal/` beside the queue file. */
@@ -92,6 +102,12 @@ export class Journal {
       return id ? [line({ t: 'finished', id, outcome: 'requeued', at: Date.now() })] : [];
     });
     if (lines.length > 0) await this.append(lines.join(''));
+  }
+
+  /** Records that jobs are going back to the queue, in the new queue file `pending` (see `QueueStoreOptions.onReturning`). */
+  async returning(jobs: readonly Job[], pending: string | null): Promise<void> {
+    const ids = jobs.flatMap((job) => this.ids.get(job) ?? []);
+    if (ids.length > 0) await this.append(line({ t: 'returning', ids, pending, at: Date.now() }));
   }
 
   /** Records that a job started on a sub-node (with its slots, for `pegasus status`). */
@@ -160,20 +176,26 @@ export async function collectInterrupted(dir: string): Promise<{ readonly jobs: 
       continue;
     }
     files.push(file);
-    for (const entry of open.values()) jobs.push({ job: entry.job, pid, ...(entry.subnode ? { subnode: entry.subnode } : {}) });
+    for (const [id, entry] of open) jobs.push({ job: entry.job, pid, id, file, ...(entry.subnode ? { subnode: entry.subnode } : {}) });
   }
   return { jobs, files };
 }
 
 /**
- * The jobs of a dead run's journal that are still open, less those its last take never took: it
- * died before renaming that take's new queue file in, so they are still in the queue. With
- * `remove`, such a file is removed.
+ * The jobs of a dead run's journal that are still open, less those it had not taken after all and
+ * those it had put back: it died before renaming its last take's new queue file in (they are still
+ * in the queue), or after renaming in the file that puts them back. With `remove`, a new queue file
+ * left behind is removed.
  */
 async function stillOpen(open: ReadonlyMap<string, OpenJob>, remove: boolean): Promise<Map<string, OpenJob>> {
   const left = new Map<string, OpenJob>();
   const stray = new Set<string>();
   for (const [id, entry] of open) {
+    if (entry.returning !== undefined) {
+      // Going back to the queue when the run died: back already once that file was renamed in.
+      if (!(await exists(entry.returning))) continue;
+      stray.add(entry.returning);
+    }
     if (entry.pending !== undefined && !entry.subnode && (await exists(entry.pending))) stray.add(entry.pending);
     else left.set(id, entry);
   }
@@ -194,6 +216,8 @@ export interface OpenJob {
   readonly takenAt: number;
   /** The new queue file of its take (see `Journal.taken`). */
   readonly pending?: string;
+  /** The new queue file that puts it back, when it was going back (see `Journal.returning`). */
+  returning?: string;
   /** Set once it started on a sub-node. */
   subnode?: string;
   since?: number;
@@ -263,9 +287,27 @@ function replay(text: string): { open: Map<string, OpenJob>; firstAt?: number; f
         entry.attempt = record.attempt;
         if (record.slots) entry.slots = record.slots;
       }
+    } else if (record.t === 'returning') {
+      for (const id of record.ids) {
+        const entry = open.get(id);
+        if (!entry) continue;
+        if (record.pending === null) delete entry.returning;
+        else entry.returning = record.pending;
+      }
     } else if (open.delete(record.id)) finished += 1;
   }
   return { open, ...(firstAt === undefined ? {} : { firstAt }), finished };
+}
+
+/**
+ * Records in dead runs' journals that their interrupted jobs are going back to the queue, in the new
+ * queue file `pending` (null: that rewrite failed), so that a crash before the journals are forgotten
+ * does not put them back twice.
+ */
+export async function markReturning(jobs: readonly InterruptedJob[], pending: string | null): Promise<void> {
+  const byFile = new Map<string, string[]>();
+  for (const job of jobs) byFile.set(job.file, [...(byFile.get(job.file) ?? []), job.id]);
+  await Promise.all([...byFile].map(([file, ids]) => appendFile(file, line({ t: 'returning', ids, pending, at: Date.now() })).catch(asFileError(file))));
 }
 
 /** Forgets journals whose interrupted jobs have been put back in the queue. */

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
+import { refuseNul } from './nul.js';
 import { GRACE_S, LocalGuard, SH, signalGroup } from './local-guard.js';
 import { LocalRunner, type RunnerHandle } from './local-runner.js';
 import { pauseWhileBehind, watchStop, type ExecRequest, type ExecResult, type Executor } from './types.js';
@@ -74,10 +75,8 @@ export class LocalExecutor implements Executor {
 
   run(request: ExecRequest): Promise<ExecResult> {
     // exec would cut the command at a NUL, and Node's spawn throws on one: the job fails, the run goes on.
-    if (request.command.includes('\0')) {
-      request.onLine('stderr', 'pegasus: the command contains a NUL character (\\0), which no shell command can hold; it was not run');
-      return Promise.resolve({ exitCode: 127, signal: null, durationMs: 0, cancelled: false });
-    }
+    const refused = refuseNul(request);
+    if (refused) return Promise.resolve(refused);
     return this.runner.usable() ? this.viaRunner(request) : this.direct(request);
   }
 

@@ -4,6 +4,7 @@ import { TransportError } from '../errors.js';
 import { HostGuard } from './guard.js';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
+import { refuseNul } from './nul.js';
 import type { Link } from './link.js';
 import { connect } from './ssh.js';
 import { commandLine, type Dialect } from './login-shell.js';
@@ -132,6 +133,9 @@ class HostConnections implements Executor {
   }
 
   async run(request: ExecRequest): Promise<ExecResult> {
+    // sshd hands the command to the login shell as a C string, which would end at the NUL.
+    const refused = refuseNul(request);
+    if (refused) return refused;
     const started = performance.now();
     for (let refusals = 0; ; ) {
       let conn: Conn | undefined;

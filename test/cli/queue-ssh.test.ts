@@ -78,6 +78,17 @@ test('the command reaches sh -c exactly as written, over SSH and locally alike',
   }
 });
 
+test('a command holding a NUL character fails over SSH with the message it gets locally, not cut short at the NUL; the next job runs', async () => {
+  const ws = await workspace({ 'hosts.yaml': '- node1\n' });
+  await writeFile(path.join(ws.dir, 'queue.yaml'), `- "echo a > ${ws.dir}/cut.txt\\0; echo b"\n- echo after\n`);
+  const result = await ws.pegasus('--plain');
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stdout, /^\[node1\] pegasus: the command contains a NUL character \(\\0\), which no shell command can hold; it was not run$/m);
+  assert.match(result.stdout, /^\[node1\] === done \(exit 127, [\d.]+s\) ===$/m);
+  assert.match(result.stdout, /^\[node1\] after$/m);
+  assert.equal(await ws.read('cut.txt'), '<missing>', 'no part of it ran');
+});
+
 test('stderr and stdout lines both arrive, prefixed, and the exit code of a failed remote job is reported', async () => {
   const ws = await workspace({ 'hosts.yaml': '- node2\n', 'queue.yaml': '- echo out; echo err >&2; exit 3\n' });
   const result = await ws.pegasus();

@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark of issues 3, 4, 6, 7, 8, 15 and 17 in one run; prints the tables and writes bench/RESULTS.md.
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,12 +29,22 @@ const sections: [string, () => Promise<string> | string][] = [
   ['Start-up', startupTable],
   ['Slots: utilization, FIFO vs --backfill; slots: auto GPUs with one busy', () => script('slots')],
 ];
+/** Whether ssh2 found its native crypto binding (AES-GCM and ChaCha20 without a cipher object per packet). */
+function sshBinding(): boolean {
+  try {
+    return (createRequire(path.join(root, 'package.json'))('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable === true;
+  } catch {
+    return false;
+  }
+}
+
 const cpu = os.cpus();
 const out: string[] = [
   '# Benchmark results',
   '',
   `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpu.length} x ${cpu[0]?.model ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}, ${(await run('ssh', ['-V']).catch((e: { stderr?: string }) => ({ stderr: e.stderr ?? '' }))).stderr.trim()}.`,
   'The "remote" hosts are sshd processes on 127.0.0.2-5 on the same machine, sharing its cores: read the ratios, not the absolute figures.',
+  `ssh2's optional native crypto binding (built by \`npm ci\` where a C++ compiler is found): ${sshBinding() ? 'loaded' : 'not built, so ssh2 encrypts in its slower fallback'}.`,
 ];
 for (const [title, measure] of sections) {
   console.error(`bench: ${title} ...`);

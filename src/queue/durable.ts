@@ -150,7 +150,7 @@ export async function openStage(given: string, options: { readonly mode?: number
 }
 
 /** The name of a temporary file of process `pid` beside the file named `base`. */
-export function tempNameOf(base: string, pid: number, tag?: string): string {
+function tempNameOf(base: string, pid: number, tag?: string): string {
   return `.${base}.${pid}${tag === undefined ? '' : `.${tag}`}.tmp`;
 }
 

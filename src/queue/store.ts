@@ -76,9 +76,9 @@ export class QueueStore {
   private tail: Promise<unknown> = Promise.resolve();
   /** consumed.yaml, kept open for the run. */
   private readonly consumed: AppendFile;
-  /** Names each take's new queue file uniquely (see `onTaken`). */
+  /** Names the new queue file of each take and put-back uniquely (see `onTaken`, `onReturning`). */
   private readonly tag = randomBytes(3).toString('hex');
-  private takes = 0;
+  private rewrites = 0;
   /** The text of the entry each job came from, when all of that entry's jobs were taken at once (for giveBack). */
   private readonly written = new WeakMap<Job, { readonly text: string; readonly jobs: readonly Job[] }>();
 
@@ -121,7 +121,7 @@ export class QueueStore {
         // synced beside the old one; the rename waits for all of them (DESIGN invariant 1).
         // The journal names the new queue file, once it exists (issue 17: a run killed before the
         // rename must not have its jobs put back, as they are still in the queue).
-        const opened = openStage(queue, { mode: read.mode, tag: `${this.tag}.${++this.takes}` });
+        const opened = openStage(queue, { mode: read.mode, tag: `${this.tag}.${++this.rewrites}` });
         const [staged, consumed, journal] = await Promise.allSettled([
           opened.then((stage) => stage.fill(data)).catch(asFileError(this.files.queue)),
           this.consumed.append(canonicalText(jobs)).catch(asFileError(this.files.consumed)),
@@ -233,7 +233,7 @@ export class QueueStore {
    */
   private async rewrite(queue: string, updated: string, record: ReturnRecord | undefined): Promise<void> {
     if (!record) return replaceAtomically(queue, updated);
-    const opened = await openStage(queue, { tag: `${this.tag}.${++this.takes}` });
+    const opened = await openStage(queue, { tag: `${this.tag}.${++this.rewrites}` });
     // A journal that cannot be written does not keep jobs out of the queue: a crash could then put
     // them back twice, as before the journal named the file.
     const noted = await record.pending(opened.temp).then(

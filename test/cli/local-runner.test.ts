@@ -1,25 +1,14 @@
 // The local job runner (issue 17): local jobs are forked by one Perl process. Commands reach sh byte for byte (a NUL fails the job, not the run), a runner that dies fails only
 // the jobs it held (and stops them), and without perl pegasus spawns local jobs itself, still stopped as trees when it is SIGKILLed.
 import assert from 'node:assert/strict';
-import { symlink, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { symlink, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { workspaces } from '../helpers/workspace.js';
 import { runPegasus, startPegasus } from '../helpers/cli.js';
 import { descendantsOf, liveMatching, procState, waitGroupGone, waitNoneMatching } from '../helpers/procs.js';
 
-const dirs: string[] = [];
-after(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function workspace(queue: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-runner-'));
-  dirs.push(dir);
-  await writeFile(path.join(dir, 'hosts.yaml'), '- localhost\n');
-  await writeFile(path.join(dir, 'queue.yaml'), queue);
-  return dir;
-}
+const workspace = workspaces('pegasus-runner-', '- localhost\n');
 
 /** A PATH with the tools the jobs use and no perl. */
 async function pathWithoutPerl(dir: string): Promise<string> {

@@ -1,21 +1,12 @@
 // `pegasus l`: the queue stays locked while the editor runs, a running pegasus says who holds it, and a bad edit is never left behind.
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { workspaces } from '../helpers/workspace.js';
 import { runPegasus, startPegasus } from '../helpers/cli.js';
 
-const dirs: string[] = [];
-after(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-async function workspace(queue: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-lock-'));
-  dirs.push(dir);
-  await writeFile(path.join(dir, 'hosts.yaml'), '- localhost\n');
-  await writeFile(path.join(dir, 'queue.yaml'), queue);
-  return dir;
-}
+const workspace = workspaces('pegasus-lock-', '- localhost\n');
 
 /** A scripted editor: a shell script that does `body` with the file as $1. */
 async function editorScript(dir: string, name: string, body: string): Promise<string> {

@@ -1,21 +1,12 @@
 // Per-job logs and --json: every line is kept on disk whatever the screen shows; --json prints only JSON lines.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { workspaces } from '../helpers/workspace.js';
 import { runPegasus } from '../helpers/cli.js';
 
-const dirs: string[] = [];
-after(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-async function workspace(queue: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-output-'));
-  dirs.push(dir);
-  await writeFile(path.join(dir, 'hosts.yaml'), '- hostname: localhost\n  slot: [0]\n');
-  await writeFile(path.join(dir, 'queue.yaml'), queue);
-  return dir;
-}
+const workspace = workspaces('pegasus-output-', '- hostname: localhost\n  slot: [0]\n');
 
 test('each job\'s full output goes to its own log file, named in the summary for failures, even with --print-period 0', async () => {
   const dir = await workspace('- seq 1 3; echo oops >&2; exit 2\n');

@@ -1,23 +1,14 @@
 // Plain mode: piped output has no escape codes (unless FORCE_COLOR), and a progress line appears on stderr now and then.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { workspaces } from '../helpers/workspace.js';
 import { runPegasus, startPegasus } from '../helpers/cli.js';
 
-const dirs: string[] = [];
-after(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-async function workspace(queue: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pegasus-plain-'));
-  dirs.push(dir);
-  await writeFile(path.join(dir, 'hosts.yaml'), '- hostname: localhost\n  slot: [0, 1]\n');
-  await writeFile(path.join(dir, 'queue.yaml'), queue);
-  return dir;
-}
+const workspace = workspaces('pegasus-plain-', '- hostname: localhost\n  slot: [0, 1]\n');
 
 const ESC = '\u001b';
 

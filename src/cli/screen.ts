@@ -48,8 +48,18 @@ async function chooseScreen(options: ScreenOptions): Promise<Screen> {
   const stderr = options.stderr ?? process.stderr;
   const err = (text: string): void => void stderr.write(text);
   if (options.json) {
-    const print = jsonPrinter((text) => void stdout.write(text));
-    return { kind: 'json', onEvent: print, say: err, close: async () => {} };
+    const out = turnBatched((text) => void stdout.write(text));
+    // A run that exits without closing the screen (an uncaught error) still writes what it held.
+    process.once('exit', out.flush);
+    return {
+      kind: 'json',
+      onEvent: jsonPrinter(out.write),
+      say: err,
+      close: async () => {
+        out.flush();
+        process.off('exit', out.flush);
+      },
+    };
   }
   if (wantsLiveView(options, env, stdout.isTTY === true)) {
     // ink and React load only here, so plain and JSON runs start without them.
@@ -95,5 +105,30 @@ async function chooseScreen(options: ScreenOptions): Promise<Screen> {
       progress.stop();
       await text.flush();
     },
+  };
+}
+
+/**
+ * Joins what is written in one turn of the event loop into one write (issue 17): a broadcast round
+ * ends with an event per sub-node, and each was a system call of its own on a pipe. What a turn
+ * holds goes out when the turn's callbacks have run, or at once on flush().
+ */
+export function turnBatched(write: (text: string) => void): { readonly write: (text: string) => void; readonly flush: () => void } {
+  let held: string[] = [];
+  let timer: NodeJS.Immediate | undefined;
+  const flush = (): void => {
+    if (timer) clearImmediate(timer);
+    timer = undefined;
+    if (held.length === 0) return;
+    const text = held.join('');
+    held = [];
+    write(text);
+  };
+  return {
+    write: (text) => {
+      held.push(text);
+      timer ??= setImmediate(flush);
+    },
+    flush,
   };
 }

@@ -94,6 +94,8 @@ export class HostGuard {
   private readonly beat: NodeJS.Timeout;
   private nextToken = 1;
   private ended = false;
+  /** Resolves once the guard's channel has closed. */
+  private readonly channelClosed: Promise<void>;
 
   private constructor(channel: ClientChannel, fifo: string, dialect: Dialect, onEnd: () => void) {
     this.channel = channel;
@@ -101,7 +103,10 @@ export class HostGuard {
     this.dialect = dialect;
     this.beat = setInterval(() => this.send('h'), HEARTBEAT_MS);
     this.beat.unref();
+    let closed = (): void => undefined;
+    this.channelClosed = new Promise((resolve) => (closed = resolve));
     channel.on('close', () => {
+      closed();
       clearInterval(this.beat);
       const unexpected = !this.ended;
       this.ended = true;
@@ -194,6 +199,15 @@ export class HostGuard {
     this.ended = true;
     clearInterval(this.beat);
     this.channel.end();
+  }
+
+  /**
+   * Ends the guard for good while its connection stays in use (a host whose sshd has no session to
+   * spare for it, issue 17); resolves once its channel has closed. Only when no job runs under it.
+   */
+  retire(): Promise<void> {
+    this.close();
+    return this.channelClosed;
   }
 
   private send(line: string): void {

@@ -94,6 +94,22 @@ export class Link {
     this.timer.unref();
   }
 
+  /**
+   * Resolves once the server has answered a request sent now, so it has acted on everything sent
+   * before it (the protocol is in order); or once the connection is closed (ssh2 then calls every
+   * pending request's callback with an error).
+   */
+  answered(): Promise<void> {
+    if (this.closedFlag) return Promise.resolve();
+    return new Promise((resolve) => {
+      try {
+        this.client.unforwardIn(PROBE_HOST, 1, () => resolve());
+      } catch {
+        resolve(); // not writable any more: it is closing
+      }
+    });
+  }
+
   /** Ends the connection politely, then by force after HANG_UP_MS; resolves once it is closed (in bounded time whatever the host does). */
   hangUp(): Promise<void> {
     if (this.closedFlag) return Promise.resolve();

@@ -1,6 +1,7 @@
 // SSH connections shared by the sub-nodes of a host: several channels per connection, more connections when they fill.
 import type { Client, ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
+import { ChannelBudget } from './channel-budget.js';
 import { HostGuard } from './guard.js';
 import { heartbeat } from './heartbeat.js';
 import { LineSplitter } from './lines.js';
@@ -31,8 +32,8 @@ interface Conn {
   /** The transport under the client: liveness deadline, bounded hang-up. */
   readonly link: Link;
   active: number;
-  /** Channels this connection may carry now: maxSessions, lowered when sshd refuses one, raised again as channels succeed. */
-  limit: number;
+  /** Channels this connection may carry now: maxSessions, lowered when sshd refuses one, probed again after runs of successes. */
+  readonly budget: ChannelBudget;
   alive: boolean;
   /** Set when the connection closed or failed; channels in flight report it. */
   lostWith?: TransportError;
@@ -109,6 +110,8 @@ class HostConnections implements Executor {
   private readonly conns: Conn[] = [];
   private opening = 0;
   private waiting = 0;
+  /** What the last refusal taught about this sshd; a new connection starts from it. */
+  private learnt: ChannelBudget;
   private growAfter = 0;
   private lastOpenError: TransportError | undefined;
   private wakers: (() => void)[] = [];
@@ -126,6 +129,7 @@ class HostConnections implements Executor {
     this.options = options;
     this.startups = startups;
     this.max = Math.max(1, options.maxSessions ?? DEFAULT_MAX_SESSIONS);
+    this.learnt = new ChannelBudget(this.max);
     this.ready = this.open().then(
       () => undefined,
       (error: unknown) => asTransportError(host, error),
@@ -183,13 +187,13 @@ class HostConnections implements Executor {
   private async acquire(signal?: AbortSignal): Promise<Conn | undefined> {
     for (;;) {
       if (signal?.aborted) return undefined;
-      const free = this.conns.find((c) => c.alive && c.active < c.limit);
+      const free = this.conns.find((c) => c.alive && c.active < c.budget.limit);
       if (free) {
         free.active += 1;
         return free;
       }
       const alive = this.conns.some((c) => c.alive);
-      if (this.opening * this.max <= this.waiting && (!alive || Date.now() >= this.growAfter)) {
+      if (this.opening * this.learnt.limit <= this.waiting && (!alive || Date.now() >= this.growAfter)) {
         this.open().catch(() => undefined); // the outcome wakes the waiters
       }
       if (!alive && this.opening === 0 && this.lastOpenError) throw this.lastOpenError;
@@ -207,10 +211,34 @@ class HostConnections implements Executor {
     }
   }
 
+  /** A channel of `conn` ended (or was refused): what it teaches the budget, then its slot is free again. */
   private release(conn: Conn, refused: boolean): void {
+    if (refused) {
+      const noRoom = conn.budget.refused(conn.active - 1);
+      this.learnt = conn.budget;
+      const guard = conn.guard;
+      if (noRoom && guard?.alive && conn.active === 1) {
+        // sshd has no session for a job beside the guard's (MaxSessions 1): the guard gives its
+        // session up, and this connection's jobs run in the per-job wrapper, which stops them as
+        // trees too. Its slot frees once sshd has read the guard's close.
+        delete conn.guard;
+        void guard.retire().then(() => this.freeAfterAnswer(conn));
+        return;
+      }
+    } else conn.budget.succeeded();
+    // Once sshd has refused channels here it runs near its MaxSessions: a channel that just closed
+    // (or was refused) holds its session until sshd has read what came before, and a channel opened
+    // at once would be refused. The slot frees once sshd has answered a request sent after it.
+    if (conn.alive && conn.budget.limit < this.max) this.freeAfterAnswer(conn);
+    else this.free(conn);
+  }
+
+  private freeAfterAnswer(conn: Conn): void {
+    void conn.link.answered().then(() => this.free(conn));
+  }
+
+  private free(conn: Conn): void {
     conn.active -= 1;
-    if (refused) conn.limit = Math.max(1, Math.min(conn.limit - 1, conn.active));
-    else if (conn.limit < this.max) conn.limit += 1;
     this.wake();
   }
 
@@ -228,7 +256,7 @@ class HostConnections implements Executor {
       const client = link.client;
       this.links.add(link);
       void link.closed.then(() => this.links.delete(link));
-      const conn: Conn = { client, link, active: 0, limit: this.max, alive: true, dialect: 'portable' };
+      const conn: Conn = { client, link, active: 0, budget: this.learnt.copy(), alive: true, dialect: 'portable' };
       const lost = (reason: string): void => {
         if (!conn.alive) return;
         conn.alive = false;

@@ -68,3 +68,20 @@ test('a host where the guard cannot start (no writable TMPDIR) runs its jobs in 
   const pgid = Number(/pgid=(\d+)/.exec(result.stdout)?.[1]);
   assert.deepEqual(await liveInGroup(pgid), []);
 });
+
+test('a host whose sshd allows one session per connection (MaxSessions 1) gives the guard\'s session to the jobs: they run in the per-job wrapper and still stop as trees', async () => {
+  const fleet = await startFleet({ hosts: 1, sshdConfig: ['MaxSessions 1'] });
+  fleets.push(fleet);
+  const ws = await workspace(fleet, '- hostname: node1\n  slot: [0, 1]\n', `${PARENT}- echo pgid=$$; sleep 300 & sleep 300; wait\n`);
+  // --retries 0: a refused channel counted as a job failure would fail its job outright.
+  const result = await ws.run('--timeout', '2s', '--retries', '0');
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /^pegasus: 11 jobs run, 10 succeeded, 1 failed/m, 'only the job that timed out failed');
+  const parents = [...result.stdout.matchAll(/\] job \d+ parent=(\w+)$/gm)].map((m) => m[1]);
+  assert.equal(parents.length, 10, result.stdout);
+  assert.deepEqual([...new Set(parents)], ['sh'], 'each job runs under the wrapper');
+  assert.match(result.stdout, /^\[node1 \(slot=\d\)\] === timed out after [\d.]+s, stopped ===$/m);
+  const pgid = Number(/pgid=(\d+)/.exec(result.stdout)?.[1]);
+  assert.deepEqual(await liveInGroup(pgid), []);
+  assert.doesNotMatch(result.stderr, /refused|reconnect|unreachable/);
+});

@@ -56,7 +56,8 @@ export interface JobLogsOptions {
 /**
  * Writes each job's output to `<dir>/<run>/<id>-<sub-node>.log`; memory stays bounded (at most
  * HOLD_BYTES per young job, then streams). A log that cannot be written is dropped, never an error
- * of the run: `pathOf` then names no file for that job.
+ * of the run: `pathOf` then names no file for that job. A job that succeeds without printing
+ * anything gets no file either; its line in `index.jsonl` is its record.
  */
 export class JobLogs {
   private readonly runDir: string;
@@ -138,7 +139,13 @@ export class JobLogs {
           this.paths.delete(id);
           done();
         };
-        if (held) {
+        if (held && held.chunks.length === 1 && outcomeOf(event.result, event.requeued) === 'ok') {
+          // It succeeded and printed nothing: its line in index.jsonl says all the file would, and
+          // creating a file costs more than such a job on many disks (issue 17: 0.13-0.3 ms of
+          // kernel time here, a quarter of a run of 400 quick jobs). Failures always get their file.
+          clearTimeout(held.timer);
+          this.paths.delete(id);
+        } else if (held) {
           clearTimeout(held.timer);
           held.chunks.push(end);
           this.closing.set(id, writeFile(held.file, held.chunks.join('')).then(done, lost));

@@ -89,10 +89,18 @@ async function chooseScreen(options: ScreenOptions): Promise<Screen> {
     };
   }
   const paint = painter(colourLevel(env, stdout.isTTY === true));
-  const print = plainPrinter({ out: (text) => void stdout.write(text), err }, { printPeriod: options.printPeriod, prefix: (s) => paint.prefix(s.label, s.index) });
+  // Lines of one turn go out in one write, as --json's do; whatever goes to stderr first sends
+  // what stdout holds, so a terminal showing both sees them in the order they were printed.
+  const out = turnBatched((text) => void stdout.write(text));
+  process.once('exit', out.flush);
+  const errInOrder = (text: string): void => {
+    out.flush();
+    err(text);
+  };
+  const print = plainPrinter({ out: out.write, err: errInOrder }, { printPeriod: options.printPeriod, prefix: (s) => paint.prefix(s.label, s.index) });
   // PEGASUS_PROGRESS_MS changes how often the progress line may appear (default 5 s).
   const period = Number(env.PEGASUS_PROGRESS_MS);
-  const progress = progressReporter(options.subnodes, err, period > 0 ? period : undefined);
+  const progress = progressReporter(options.subnodes, errInOrder, period > 0 ? period : undefined);
   const text = options.group ? grouped(print, options.group) : { onEvent: print, flush: async () => {} };
   return {
     kind: 'plain',
@@ -100,10 +108,12 @@ async function chooseScreen(options: ScreenOptions): Promise<Screen> {
       progress.onEvent(event);
       text.onEvent(event);
     },
-    say: err,
+    say: errInOrder,
     close: async () => {
       progress.stop();
       await text.flush();
+      out.flush();
+      process.off('exit', out.flush);
     },
   };
 }

@@ -5,7 +5,7 @@ import { describeOutcome, succeeded, type Executor } from '../exec/types.js';
 import type { BroadcastCell, BroadcastRound, BroadcastSummary, FailedJob } from './events.js';
 import { WriteFaults } from './faults.js';
 import { giveBackTo, JobFeed } from './feed.js';
-import { attemptRequest, type ModeOptions } from './mode-options.js';
+import { runAttempt, type ModeOptions } from './mode-options.js';
 import { GpuWatch } from './gpu-watch.js';
 import { Roster } from './roster.js';
 import { SlotSet } from './slots.js';
@@ -118,7 +118,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
         emit({ type: 'job-started', id, subnode: ref, job, command, attempt: 1, slots, number: fed.number });
         // `pegasus kill N` kills job N on every sub-node it runs on.
         const steered = steering?.attempt(fed.number, subnode);
-        const ran = await exec.run(attemptRequest(options, job, command, id, ref, steered?.signal));
+        const ran = await runAttempt(exec, options, job, command, id, ref, steered?.signal);
         steered?.end();
         const result = ran.cancelled && steering?.killedAs(fed.number) ? { ...ran, killed: true } : ran;
         emit({ type: 'job-finished', id, subnode: ref, job, command, result, requeued: false });

@@ -4,7 +4,8 @@ import type { QueueStore } from '../queue/store.js';
 import type { QueueWatcher } from '../queue/watch.js';
 import { parseDuration } from '../config/duration.js';
 import type { Job } from '../config/jobs.js';
-import type { ExecRequest } from '../exec/types.js';
+import type { ExecRequest, ExecResult, Executor } from '../exec/types.js';
+import { linkedSignal } from './linked-signal.js';
 import type { RunEvent, SubNodeRef } from './events.js';
 import type { Journal } from './journal.js';
 import type { GpuWatch } from './gpu-watch.js';
@@ -38,9 +39,21 @@ export interface ModeOptions {
   readonly hangUp?: (host: string) => Promise<void>;
 }
 
-/** What an attempt asks its executor: the command, its output as job-output events, the run's cancel signal, the timeout, backpressure. */
-export function attemptRequest(options: ModeOptions, job: Job, command: string, id: number, subnode: SubNodeRef, kill?: AbortSignal): ExecRequest {
-  const signal = kill && options.cancel ? AbortSignal.any([options.cancel, kill]) : (kill ?? options.cancel);
+/**
+ * Runs one attempt on `exec`: it stops when the run is cancelled or `kill` (`pegasus kill`) aborts,
+ * and follows them only while it runs.
+ */
+export async function runAttempt(exec: Executor, options: ModeOptions, job: Job, command: string, id: number, subnode: SubNodeRef, kill?: AbortSignal): Promise<ExecResult> {
+  const linked = linkedSignal([options.cancel, kill]);
+  try {
+    return await exec.run(attemptRequest(options, job, command, id, subnode, linked.signal));
+  } finally {
+    linked.release();
+  }
+}
+
+/** What an attempt asks its executor: the command, its output as job-output events, the signal that stops it, the timeout, backpressure. */
+function attemptRequest(options: ModeOptions, job: Job, command: string, id: number, subnode: SubNodeRef, signal: AbortSignal | undefined): ExecRequest {
   const timeoutMs = job.timeout ? parseDuration(job.timeout) : options.timeoutMs;
   return {
     command,

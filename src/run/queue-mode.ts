@@ -6,7 +6,7 @@ import { describeOutcome, succeeded, type ExecResult, type Executor } from '../e
 import type { FailedJob, RunSummary } from './events.js';
 import { WriteFaults } from './faults.js';
 import { giveBackTo, JobFeed, NOT_RUN, type FedJob } from './feed.js';
-import { attemptRequest, type ModeOptions } from './mode-options.js';
+import { runAttempt, type ModeOptions } from './mode-options.js';
 import { Placement } from './placement.js';
 import { GpuWatch } from './gpu-watch.js';
 import { Roster } from './roster.js';
@@ -118,7 +118,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       // writes its lines in order, and 'taken', which a later run needs, was synced with the pop.
       const noted = faults.attempt(() => options.journal?.started(fed.job, subnode.label, fed.attempt, subnode.slots > 1 ? placed.slots : undefined));
       const steered = options.steering?.attempt(fed.number, subnode);
-      const ran = await exec.run(attemptRequest(options, fed.job, command, id, ref, steered?.signal));
+      const ran = await runAttempt(exec, options, fed.job, command, id, ref, steered?.signal);
       steered?.end();
       await noted;
       const result = ran.cancelled && options.steering?.killedAs(fed.number) ? { ...ran, killed: true } : ran;

@@ -30,7 +30,7 @@ interface Waiter {
 export class RunTally {
   /** Job numbers running now, by attempt id. */
   private readonly running = new Map<number, number>();
-  private readonly ends = new Map<number, JobEnd>();
+  private readonly ends = new EndedJobs();
   private highest = 0;
   /** The queue file was found empty (daemon: waiting for entries) and no job was taken since. */
   private queueEmpty = false;
@@ -54,7 +54,7 @@ export class RunTally {
         this.running.delete(event.id);
         // An attempt that will be tried again, or a job put back in the queue, has not ended.
         if (number !== undefined && !event.retrying && !event.requeued) {
-          this.ends.set(number, { number, ok: succeeded(event.result), outcome: describeOutcome(event.result) });
+          this.ends.set({ number, ok: succeeded(event.result), outcome: describeOutcome(event.result) });
         }
         this.settle();
         return;
@@ -116,7 +116,7 @@ export class RunTally {
   }
 
   private answer(waiter: Waiter, runEnded: boolean): WaitAnswer {
-    const wanted = waiter.jobs ?? [...this.ends.keys()].filter(waiter.counts).sort((a, b) => a - b);
+    const wanted = waiter.jobs ?? this.ends.numbers().filter(waiter.counts);
     return {
       ended: wanted.flatMap((n) => this.ends.get(n) ?? []),
       unfinished: (waiter.jobs ?? []).filter((n) => !this.ends.has(n)),
@@ -135,5 +135,59 @@ export class RunTally {
       this.idleSaid = true;
       for (const listener of this.idleListeners) listener();
     }
+  }
+}
+
+/** How a job that succeeded ended: the only outcome of a success. */
+const OK_OUTCOME = 'exit 0';
+
+/**
+ * Every job's end, for a `pegasus wait` of any job however long ago it ended. A daemon runs for
+ * weeks (issue 17): a success is one bit (by job number, which counts up from 1), and only the
+ * other ends are kept in full; an object per success was ~100 bytes a job for the run's life.
+ */
+class EndedJobs {
+  private okBits = new Uint8Array(1024);
+  private readonly others = new Map<number, JobEnd>();
+  private highest = 0;
+
+  set(end: JobEnd): void {
+    const n = end.number;
+    this.highest = Math.max(this.highest, n);
+    if (end.ok && end.outcome === OK_OUTCOME) {
+      if (n >> 3 >= this.okBits.length) {
+        const grown = new Uint8Array(Math.max(this.okBits.length * 2, (n >> 3) + 1));
+        grown.set(this.okBits);
+        this.okBits = grown;
+      }
+      this.okBits[n >> 3]! |= 1 << (n & 7);
+      this.others.delete(n);
+    } else {
+      this.clearOk(n);
+      this.others.set(n, end);
+    }
+  }
+
+  has(n: number): boolean {
+    return this.isOk(n) || this.others.has(n);
+  }
+
+  get(n: number): JobEnd | undefined {
+    return this.isOk(n) ? { number: n, ok: true, outcome: OK_OUTCOME } : this.others.get(n);
+  }
+
+  /** The numbers of the jobs that ended, in order. */
+  numbers(): number[] {
+    const out: number[] = [];
+    for (let n = 1; n <= this.highest; n++) if (this.has(n)) out.push(n);
+    return out;
+  }
+
+  private isOk(n: number): boolean {
+    return n >= 0 && n >> 3 < this.okBits.length && (this.okBits[n >> 3]! & (1 << (n & 7))) !== 0;
+  }
+
+  private clearOk(n: number): void {
+    if (n >> 3 < this.okBits.length) this.okBits[n >> 3]! &= ~(1 << (n & 7));
   }
 }

@@ -138,8 +138,8 @@ export class RunTally {
   }
 }
 
-/** How a job that succeeded ended: the only outcome of a success. */
-const OK_OUTCOME = 'exit 0';
+/** How a job that succeeded ended ("exit 0"): the only outcome of a success. */
+const OK_OUTCOME = describeOutcome({ exitCode: 0, signal: null, durationMs: 0, cancelled: false });
 
 /**
  * Every job's end, for a `pegasus wait` of any job however long ago it ended. A daemon runs for

@@ -1,5 +1,6 @@
 // Issue 17 L8/L1: local jobs. 400 x `true` on 8 `localhost` sub-nodes, and 200 x `true` on 1, whole process: pegasus against
-// GNU parallel -j8 / -j1 and a floor (a bare Node loop spawning `sh -c true`, detached, pipes read). Medians of 5, taking turns (single runs spread ±20% on this VM).
+// GNU parallel -j8 / -j1 and a floor (a bare Node loop spawning `sh -c true`, detached, pipes read); and pegasus's local job runner driven
+// alone, which shows how much of pegasus's time is its own per-job work. Medians of 5, taking turns (single runs spread ±20% on this VM).
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -63,6 +64,30 @@ async function floor(slots: number, jobs: number): Promise<void> {
   await run(process.execPath, ['-e', FLOOR, String(slots), String(jobs)]);
 }
 
+/**
+ * The runner alone: a whole Node process running `slots` loops that start `true` through pegasus's
+ * own local job runner (the Perl process that forks its local jobs) and wait for each to end, with no
+ * queue file, journal, events or output: what is left of pegasus's time is pegasus's own per-job work.
+ */
+const RUNNER_ALONE = `
+const [url, slots, jobs] = process.argv.slice(1);
+const { LocalRunner } = await import(url);
+const runner = new LocalRunner();
+let left = Number(jobs);
+const loop = async () => {
+  while (left > 0) {
+    left -= 1;
+    await new Promise((resolve) => runner.run('true', { started() {}, output() {}, exited: resolve, failed: resolve, unavailable: resolve }));
+  }
+};
+await Promise.all(Array.from({ length: Number(slots) }, loop));
+`;
+const RUNNER_URL = new URL('../src/exec/local-runner.js', import.meta.url).href;
+
+async function runnerAlone(slots: number, jobs: number): Promise<void> {
+  await run(process.execPath, ['--input-type=module', '-e', RUNNER_ALONE, RUNNER_URL, String(slots), String(jobs)]);
+}
+
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 async function have(command: string): Promise<boolean> {
@@ -79,11 +104,12 @@ export async function localTable(): Promise<string> {
     [8, 400],
     [1, 200],
   ] as const) {
-    const times = { pegasus: [] as number[], parallel: [] as number[], floor: [] as number[] };
+    const times = { pegasus: [] as number[], parallel: [] as number[], floor: [] as number[], runner: [] as number[] };
     for (let r = 0; r < REPEATS; r++) {
       times.pegasus.push(await timed(() => pegasus(slots, jobs)));
       if (withParallel) times.parallel.push(await timed(() => parallel(slots, jobs)));
       times.floor.push(await timed(() => floor(slots, jobs)));
+      times.runner.push(await timed(() => runnerAlone(slots, jobs)));
     }
     const p = median(times.pegasus);
     const row = (name: string, ms: readonly number[]): string =>
@@ -96,6 +122,7 @@ export async function localTable(): Promise<string> {
       row('pegasus q', times.pegasus),
       row(`GNU parallel -j${slots}`, times.parallel),
       row(`floor: a Node process spawning \`sh -c true\` (${slots} at once)`, times.floor),
+      row(`pegasus's local job runner alone: a Node process starting \`true\` through it (${slots} at once)`, times.runner),
       '',
       `Targets (issue 17): GNU parallel / pegasus >= 2 (${times.parallel.length > 0 ? `${(median(times.parallel) / p).toFixed(2)}, ${median(times.parallel) / p >= 2 ? 'met' : 'missed'}` : 'no parallel'}); ` +
         `pegasus / floor <= 1.5 (${(p / median(times.floor)).toFixed(2)}, ${p / median(times.floor) <= 1.5 ? 'met' : 'missed'}).`,

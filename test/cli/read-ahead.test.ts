@@ -65,6 +65,25 @@ test('jobs read ahead behind a long job go back to queue.yaml in order, and each
   assert.equal((await ws.read('consumed.yaml')).match(/after-\d/g)?.join(' '), 'after-1 after-2 after-3 after-4 after-5');
 });
 
+test('a take reads at most 64 jobs ahead: the others stay in queue.yaml while a long job runs, and all run in order', async () => {
+  const ws = await workspace('');
+  const many = Array.from({ length: 100 }, (_, i) => `- echo after-${i + 1}\n`).join('');
+  await writeFile(path.join(ws.dir, 'queue.yaml'), `- "true"\n${gated(ws.gate)}${many}`);
+  const run = startPegasus(['q', '--plain'], { cwd: ws.dir, env: { ...EAGER, PEGASUS_HOLD_MS: '600000' } });
+  await run.stdout(/long started/);
+  // The take that brought the long job brought the 64 behind it, no more.
+  assert.equal((await ws.read('consumed.yaml')).match(/after-\d+/g)?.length, 64);
+  assert.match(await ws.read('queue.yaml'), /^- echo after-65\n/);
+  await writeFile(ws.gate, '');
+  const done = await run.exited;
+  assert.equal(done.code, 0, done.stderr);
+  assert.deepEqual(
+    [...done.stdout.matchAll(/\] after-(\d+)$/gm)].map((m) => Number(m[1])),
+    Array.from({ length: 100 }, (_, i) => i + 1),
+  );
+  assert.match(done.stderr, /102 jobs run, 102 succeeded/);
+});
+
 test('a run stopped while it holds jobs read ahead puts them back at the head of queue.yaml, behind the cancelled job', async () => {
   const ws = await workspace('');
   await writeFile(path.join(ws.dir, 'queue.yaml'), `- "true"\n${gated(ws.gate)}${after5}`);

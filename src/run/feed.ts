@@ -39,7 +39,7 @@ export const READ_AHEAD_MS = msFromEnv(process.env.PEGASUS_READ_AHEAD_MS, 50);
  * from 676 to 622 ms (medians of 11 and 7, taking turns). It is also how many jobs a SIGKILLed run can
  * leave taken and not started (reported by the next run, put back by --requeue-interrupted).
  */
-export const READ_AHEAD_MAX = 64;
+const READ_AHEAD_MAX = 64;
 /**
  * A job read ahead that no sub-node took within this long goes back to the head of the queue file.
  * PEGASUS_READ_AHEAD_MS and PEGASUS_HOLD_MS override both (the tests use them to make the read-ahead certain).

@@ -38,7 +38,9 @@ async function workspace(queue: string) {
   };
 }
 
-const after5 = [1, 2, 3, 4, 5].map((n) => `- echo after-${n}\n`).join('');
+/** Jobs `echo after-1` ... `echo after-<n>`, one entry each. */
+const afterJobs = (n: number): string => Array.from({ length: n }, (_, i) => `- echo after-${i + 1}\n`).join('');
+const after5 = afterJobs(5);
 const gated = (gate: string): string => `- echo long started; while [ ! -e ${gate} ]; do sleep 0.05; done\n`;
 // Read ahead as far as it goes after the first job, whatever its duration on a busy machine.
 const EAGER = { PEGASUS_READ_AHEAD_MS: '1000000' };
@@ -67,8 +69,7 @@ test('jobs read ahead behind a long job go back to queue.yaml in order, and each
 
 test('a take reads at most 64 jobs ahead: the others stay in queue.yaml while a long job runs, and all run in order', async () => {
   const ws = await workspace('');
-  const many = Array.from({ length: 100 }, (_, i) => `- echo after-${i + 1}\n`).join('');
-  await writeFile(path.join(ws.dir, 'queue.yaml'), `- "true"\n${gated(ws.gate)}${many}`);
+  await writeFile(path.join(ws.dir, 'queue.yaml'), `- "true"\n${gated(ws.gate)}${afterJobs(100)}`);
   const run = startPegasus(['q', '--plain'], { cwd: ws.dir, env: { ...EAGER, PEGASUS_HOLD_MS: '600000' } });
   await run.stdout(/long started/);
   // The take that brought the long job brought the 64 behind it, no more.

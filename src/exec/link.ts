@@ -1,4 +1,5 @@
 // One SSH connection's transport: the stream under the ssh2 client, a liveness deadline that notices a silent host, and a hang-up that ends in bounded time.
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Client } from 'ssh2';
 
@@ -18,6 +19,15 @@ const ANSWER_MS = 1000;
 const STALL_MS = 1000;
 /** Asked of the server to get an answer: a forwarding that was never requested, so cancelling it changes nothing. */
 const PROBE_HOST = 'pegasus-keepalive.invalid';
+
+/**
+ * Opens the TCP connection to an SSH server, with Nagle's algorithm off from the first byte: with
+ * it on (ssh2 turns it off only once the connection is ready), the service request after NEWKEYS
+ * waited for sshd's delayed ACK, 40 ms of a handshake measured at 87 ms, 42 without (issue 17).
+ */
+export function dial(host: string, port: number): net.Socket {
+  return net.connect({ host, port, noDelay: true });
+}
 
 /**
  * Why pegasus keeps its own deadline instead of ssh2's `keepaliveInterval` (issue 13). ssh2 pings

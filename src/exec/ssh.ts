@@ -1,11 +1,10 @@
 // Opening one ssh2 connection to a host the way OpenSSH would: its config, keys, agent, known_hosts and ProxyJump.
 import { existsSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import { ConfigError, TransportError, type TransportReason } from '../errors.js';
 import { addKnownHost, checkHostKey, describeChangedKey, fingerprint, knownKeyTypes } from './known-hosts.js';
-import { Link, type Keepalive } from './link.js';
+import { dial, Link, type Keepalive } from './link.js';
 import { resolveHost, type ResolvedHost } from './ssh-config.js';
 
 export interface ConnectOptions {
@@ -192,7 +191,7 @@ function handshake(host: string, resolved: ResolvedHost, via: Via | undefined, s
         );
         if (settled) return; // cancelled while known_hosts was read
         // pegasus opens the socket itself, so that it can hear every byte and destroy it in any state (link.ts).
-        const stream: Duplex = via?.stream ?? net.connect({ host: resolved.hostname, port: resolved.port });
+        const stream: Duplex = via?.stream ?? dial(resolved.hostname, resolved.port);
         link = new Link(client, stream, via ? () => (via.stream.destroy(), via.drop()) : () => stream.destroy());
         client.connect({
           host: resolved.hostname,

@@ -43,15 +43,18 @@ const START_MS = 10_000;
  * - The ticker holds the fifo open for writing, so its writes never fail: it checks each tick
  *   that the guard is still there, and when the guard was SIGKILLed it removes the fifo and ends
  *   (it looped on forever, and the fifo stayed, before).
- * - It first prints the login-shell probe's line (issue 13), so starting it also tells which
- *   dialect the host's login shell needs, even when the guard itself cannot run there.
+ * - It prints the login-shell probe's line (issue 13) before anything else, so starting it also
+ *   tells which dialect the host's login shell needs, even when the guard itself cannot run there.
+ *   The probe's line and the fifo's path go out in one write: in two, sshd (Nagle's algorithm on,
+ *   as it is for sessions without a tty) held the second until pegasus's delayed ACK of the first,
+ *   40 ms of a guard's 13 (issue 17). `command exec` does not end the script when a redirection
+ *   fails, so that path prints the probe's line too.
  */
-export const GUARD = `${PROBE_PRINT}
-f="\${TMPDIR:-/tmp}/pegasus-guard.$$.fifo"
+export const GUARD = `f="\${TMPDIR:-/tmp}/pegasus-guard.$$.fifo"
 n=0
-until mkfifo -m 600 "$f" 2>/dev/null; do n=$((n + 1)); [ $n -lt 8 ] || exit 97; f="\${TMPDIR:-/tmp}/pegasus-guard.$$.$n.fifo"; done
-exec 3<&0 4<>"$f" </dev/null
-printf '%s\\n' "$f"
+until mkfifo -m 600 "$f" 2>/dev/null; do n=$((n + 1)); [ $n -lt 8 ] || { ${PROBE_PRINT}; exit 97; }; f="\${TMPDIR:-/tmp}/pegasus-guard.$$.$n.fifo"; done
+command exec 3<&0 4<>"$f" </dev/null || { ${PROBE_PRINT}; rm -f "$f"; exit 97; }
+printf '%s\\n%s\\n' "pegasus-probe:$1:end" "$f"
 exec >/dev/null 2>&1
 trap '' PIPE
 trap 'echo x >&4' TERM HUP INT

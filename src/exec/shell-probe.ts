@@ -15,7 +15,7 @@ export type Probed =
 const OUTPUT_MAX = 400;
 
 /**
- * Runs `script` (POSIX sh that begins with PROBE_PRINT) as `exec sh -c script name PROBE_WORD`
+ * Runs `script` (POSIX sh that prints PROBE_PRINT's line before anything else) as `exec sh -c script name PROBE_WORD`
  * through the login shell: as written, and, if the probe's line does not come back byte for byte,
  * through the portable bootstrap (issue 13). Gives up after `timeoutMs` in all.
  */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -142,4 +142,47 @@ test('lines that are not tokens and pids never reach eval', async () => {
   assert.equal(existsSync('/tmp/pegasus-guard-injected'), false);
   guard.stdin!.write('k 4\n');
   await waitGroupGone(pgid, AbortSignal.timeout(10_000));
+});
+
+test('the probe line and the fifo path go out in one write, so sshd sends them in one packet (issue 17)', async () => {
+  // With two writes, sshd (Nagle on for a session without a tty) held the second until pegasus's
+  // delayed ACK of the first: 40 ms of a guard's start. strace shows the writes the shell makes.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pegasus-guard-test-'));
+  try {
+    const log = path.join(dir, 'writes');
+    const guard = spawn('strace', ['-f', '-qq', '-e', 'trace=write', '-e', 'signal=none', '-s', '4096', '-o', log, 'sh', '-c', GUARD, 'pegasus-guard', 'word'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      detached: true,
+    });
+    track(guard, 'strace guard', { group: true });
+    children.push(guard);
+    let text = '';
+    while (!/\.fifo\n/.test(text)) text += ((await once(guard.stdout!, 'data')) as [Buffer])[0].toString('utf8');
+    const exited = once(guard, 'exit');
+    guard.stdin!.end();
+    await exited;
+    const toStdout = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((line) => /^\d+\s+write\(1, /.test(line));
+    assert.ok(toStdout.length >= 1, `strace saw the guard's writes:\n${readFileSync(log, 'utf8')}`);
+    assert.match(toStdout[0]!, /write\(1, "pegasus-probe:word:end\\n\/.*\.fifo\\n", \d+\)/, 'the first write to stdout holds both lines');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a guard that cannot make its fifo still gives the probe line back, then ends with 97', async () => {
+  // Which dialect the login shell needs is learnt from the guard's start even where the guard cannot run.
+  const guard = spawn('sh', ['-c', GUARD, 'pegasus-guard', PROBE_WORD], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    detached: true,
+    env: { ...process.env, TMPDIR: '/nonexistent/pegasus-guard-test' },
+  });
+  track(guard, 'guard', { group: true });
+  children.push(guard);
+  let text = '';
+  guard.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  const [code] = (await once(guard, 'exit')) as [number];
+  assert.equal(code, 97);
+  assert.equal(text, PROBE_ECHO);
 });

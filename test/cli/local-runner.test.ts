@@ -1,7 +1,7 @@
 // The local job runner (issue 17): local jobs are forked by one Perl process. Commands reach sh byte for byte (a NUL fails the job, not the run), a runner that dies fails only
 // the jobs it held (and stops them), and without perl pegasus spawns local jobs itself, still stopped as trees when it is SIGKILLed.
 import assert from 'node:assert/strict';
-import { symlink, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { symlink, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { workspaces } from '../helpers/workspace.js';
@@ -28,6 +28,19 @@ async function pathWithoutPerl(dir: string): Promise<string> {
 }
 
 /** The runner: pegasus's child running perl. */
+/** This process's descriptors above 2 without close-on-exec: every child it starts has them too. */
+async function inheritable(): Promise<number[]> {
+  const fds = (await readdir('/proc/self/fdinfo')).map(Number).filter((fd) => fd > 2);
+  const open = await Promise.all(
+    fds.map(async (fd) => {
+      const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+      const flags = /^flags:\s+([0-7]+)$/m.exec(info)?.[1];
+      return flags !== undefined && (parseInt(flags, 8) & 0o2000000) === 0 ? fd : undefined;
+    }),
+  );
+  return open.filter((fd): fd is number => fd !== undefined);
+}
+
 async function runnerOf(pegasusPid: number): Promise<number | undefined> {
   for (const pid of await descendantsOf([pegasusPid])) {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
@@ -56,6 +69,21 @@ test('a local command reaches sh byte for byte: several lines, quotes, non-ASCII
   assert.match(result.stdout, /^\[localhost\] === done \(exit 7, [\d.]+s\) ===$/m);
   assert.match(result.stdout, /^\[localhost\] no newline at the end$/m);
   assert.match(result.stderr, /1 succeeded, 1 failed/);
+});
+
+test('a local job starts as a fresh process would: no signal ignored or blocked, stdin /dev/null, no file of the runner left open', async () => {
+  const dir = await workspace(["- grep -E '^Sig(Ign|Blk):' /proc/self/status; readlink /proc/self/fd/0; ls /proc/self/fd | tr '\\n' ' '", ''].join('\n'));
+  const result = await runPegasus(['q', '--plain'], { cwd: dir });
+  assert.equal(result.code, 0, result.stderr);
+  // The runner drops INT, HUP and PIPE itself; a job that inherited that could not be stopped by Ctrl-C or a closed pipe.
+  assert.match(result.stdout, /^\[localhost\] SigIgn:\s+0+$/m);
+  assert.match(result.stdout, /^\[localhost\] SigBlk:\s+0+$/m);
+  assert.match(result.stdout, /^\[localhost\] \/dev\/null$/m);
+  // 0, 1, 2, the directory ls reads, and what this test process was itself given to pass on (a CI
+  // runner's descriptors without close-on-exec): the runner's own pipes and files close on exec.
+  const fds = /^\[localhost\] ((?:\d+ )+)$/m.exec(result.stdout)?.[1]?.trim().split(' ').map(Number);
+  const expected = [0, 1, 2, 3, ...(await inheritable())];
+  assert.deepEqual(new Set(fds), new Set(expected), result.stdout);
 });
 
 test('the runner killed under a running job: that job fails with a message and is stopped as a tree; the next job still runs', async () => {

@@ -152,7 +152,7 @@ export async function runBroadcast(options: BroadcastOptions): Promise<Broadcast
     }
   }
   // Rounds read ahead and not run (-e stopped the run) go back to the head of the queue.
-  const rest = feed.leftovers();
+  const rest = await feed.leftovers();
   if (rest.length > 0) await giveBack(rest);
   return finish();
 }

@@ -194,7 +194,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   await Promise.all(pending);
   if (pendingError !== undefined) throw pendingError;
   // Jobs taken and never started, and retries nobody was left to run, go back to the head of the queue: nothing is lost.
-  const leftovers = [...placement.leftovers().map((fed) => fed.job), ...feed.leftovers()];
+  const leftovers = [...placement.leftovers().map((fed) => fed.job), ...(await feed.leftovers())];
   const leftBack = leftovers.length > 0 && (await faults.attempt(() => store.putBack(leftovers)));
   if (leftBack) for (const job of leftovers) await faults.attempt(() => options.journal?.finished(job, NOT_RUN, true));
   const queueError = feed.error;

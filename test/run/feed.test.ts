@@ -37,6 +37,18 @@ async function started(store: QueueStore, answer: () => Promise<void>) {
   return { feed, given };
 }
 
+/** A feed with jobs 36 to 66 in hand and a refill (of jobs 67 to 99) asked for and not yet answered. */
+async function refilling() {
+  const { store, takes, answer } = slowStore(1000);
+  const { feed } = await started(store, answer);
+  const second = feed.next();
+  await answer();
+  await second;
+  for (let i = 3; i <= 35; i++) await feed.next();
+  assert.equal(takes.length, 1, 'a refill is under way');
+  return { feed, takes, answer };
+}
+
 test('the next take starts while half of the jobs read ahead are still in hand, so a free sub-node does not wait for it', async () => {
   const { store, takes, answer } = slowStore(1000);
   const { feed } = await started(store, answer);
@@ -57,13 +69,7 @@ test('the next take starts while half of the jobs read ahead are still in hand, 
 });
 
 test('a refill under way when the run ends is waited for: its jobs are among the leftovers that go back to the queue', async () => {
-  const { store, takes, answer } = slowStore(1000);
-  const { feed } = await started(store, answer);
-  const second = feed.next();
-  await answer();
-  await second;
-  for (let i = 3; i <= 35; i++) await feed.next();
-  assert.equal(takes.length, 1, 'a refill is under way');
+  const { feed, answer } = await refilling();
   const got: { jobs?: Job[] } = {};
   const collecting = feed.leftovers().then((jobs) => (got.jobs = jobs));
   await new Promise((resolve) => setImmediate(resolve));
@@ -78,12 +84,7 @@ test('a refill under way when the run ends is waited for: its jobs are among the
 });
 
 test('a refill that cannot write the queue files is reported to the next caller once the jobs in hand are used up', async () => {
-  const { store, takes, answer } = slowStore(1000);
-  const { feed } = await started(store, answer);
-  const second = feed.next();
-  await answer();
-  await second;
-  for (let i = 3; i <= 35; i++) await feed.next();
+  const { feed, takes } = await refilling();
   takes.shift()!.fail(new FileError('queue.yaml', 'ENOSPC'));
   await new Promise((resolve) => setImmediate(resolve));
   // The 31 jobs in hand are still handed out...

@@ -36,9 +36,9 @@ const SETTLE_MS = 300;
  */
 export const READ_AHEAD_MS = msFromEnv(process.env.PEGASUS_READ_AHEAD_MS, 100);
 /**
- * At most this many jobs are read ahead. Each take costs a lock and three fsyncs on the path from one
- * job's end to the next one's start, so for jobs of a millisecond a larger batch is a real share of
- * the run: 64 rather than 16 took 200 x `true` on one sub-node from 576 to 545 ms and 400 on eight
+ * At most this many jobs are read ahead. Each take costs a lock and three fsyncs, which (before takes
+ * were refilled in the background) lay on the path from one job's end to the next one's start, so
+ * for jobs of a millisecond a larger batch was a real share of the run: 64 rather than 16 took 200 x `true` on one sub-node from 576 to 545 ms and 400 on eight
  * from 676 to 622 ms (medians of 11 and 7, taking turns). It is also how many jobs a SIGKILLed run can
  * leave taken and not started (reported by the next run, put back by --requeue-interrupted).
  */

@@ -95,9 +95,17 @@ test('a full disk while running: the queue rewrite fails, the running job finish
   });
 });
 
+/**
+ * A job's command that fills the disk for good: the take that handed it out may still hold the old
+ * queue.yaml open (its pages come free when the take closes it, just after the job starts), so it
+ * tops the disk up once the queue's lock is gone. Without that, a failed.yaml of one page fitted
+ * in what the take freed (seen once in CI).
+ */
+const FILL = 'head -c 1000000 /dev/zero > fill; while [ -e queue.yaml.lock ]; do sleep 0.01; done; head -c 100000 /dev/zero >> fill';
+
 test('a full disk when a job fails: failed.yaml cannot be written, the job is in consumed.yaml, no more jobs are taken, exit 1', async () => {
   await withDisk(async (disk) => {
-    const entries = ['head -c 1000000 /dev/zero > fill; exit 3', 'echo two'];
+    const entries = [`${FILL}; exit 3`, 'echo two'];
     await files(disk, { 'hosts.yaml': '- localhost\n', 'queue.yaml': entries.map((e) => `- ${e}\n`).join('') });
     const result = await runPegasus(['q'], { cwd: disk });
     assert.equal(result.code, 1, result.stderr);
@@ -112,7 +120,7 @@ test('a full disk when a job fails: failed.yaml cannot be written, the job is in
 
 test('SIGTERM with a full disk: the cancelled job cannot go back to the queue, and pegasus says it is in consumed.yaml', async () => {
   await withDisk(async (disk) => {
-    const entries = ['head -c 1000000 /dev/zero > fill; echo filled; sleep 300', 'echo two'];
+    const entries = [`${FILL}; echo filled; sleep 300`, 'echo two'];
     await files(disk, { 'hosts.yaml': '- localhost\n', 'queue.yaml': entries.map((e) => `- ${e}\n`).join('') });
     const run = startPegasus(['q'], { cwd: disk });
     await run.stdout(/^\[localhost\] filled$/m);

@@ -11,6 +11,6 @@ mkdirSync(dir);
 copyFileSync(path.join(root, 'hosts.example.yaml'), path.join(dir, 'hosts.yaml'));
 copyFileSync(path.join(root, 'queue.example.yaml'), path.join(dir, 'queue.yaml'));
 console.log(`pegasus q in ${path.relative(process.cwd(), dir) || '.'}/ (hosts.yaml and queue.yaml copied from the examples)\n`);
-const run = spawnSync(process.execPath, [path.join(root, 'dist/bin/pegasus.js'), 'q', ...process.argv.slice(2)], { cwd: dir, stdio: 'inherit' });
+const run = spawnSync(process.execPath, [path.join(root, 'dist/bin/pegasus.cjs'), 'q', ...process.argv.slice(2)], { cwd: dir, stdio: 'inherit' });
 console.log(`\nexit status ${run.status}; see demo/consumed.yaml for what ran.`);
 process.exitCode = run.status ?? 1;

@@ -173,4 +173,4 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-await main(process.argv);
+void main(process.argv);

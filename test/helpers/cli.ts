@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { track } from './pids.js';
 
 /** The CLI as shipped (the bundle in dist/bin, built from dist/src), next to this file's compiled location (dist/test/helpers). */
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/pegasus.js');
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/pegasus.cjs');
 
 export interface CliResult {
   readonly code: number | null;

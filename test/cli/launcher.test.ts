@@ -1,13 +1,10 @@
 // The `pegasus` command loads its bundle with V8's code cache (issue 17): the build leaves a cache that runs use as it is, and a
 // missing or unusable cache (another Node, a damaged file) costs only time: the run works and leaves a fresh cache behind.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { cp, mkdtemp, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { CLI } from '../helpers/cli.js';
-import { track } from '../helpers/pids.js';
+import { CLI, runPegasus } from '../helpers/cli.js';
 import { workspaces } from '../helpers/workspace.js';
 
 const workspace = workspaces('pegasus-launcher-', '- localhost\n');
@@ -24,23 +21,12 @@ async function copyOfBin(): Promise<string> {
   return dir;
 }
 
-async function run(launcher: string, args: readonly string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [launcher, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  track(child, `pegasus ${args.join(' ')}`);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
-}
-
 /** The file's inode: a cache the launcher rewrites gets a new one (it writes a temporary file and renames it). */
 const inode = async (file: string): Promise<number> => (await stat(file)).ino;
 
 test('the build leaves a code cache that the pegasus command uses as it is', async () => {
   const before = await inode(path.join(BIN, CACHE));
-  const result = await run(CLI, ['--version'], path.dirname(BIN));
+  const result = await runPegasus(['--version'], { cwd: path.dirname(BIN) });
   assert.equal(result.code, 0, result.stderr);
   assert.equal(await inode(path.join(BIN, CACHE)), before, 'V8 rejected the cache the build wrote, so the run wrote another');
 });
@@ -52,7 +38,7 @@ for (const kind of ['missing', 'damaged'] as const) {
     if (kind === 'missing') await rm(cache);
     else await writeFile(cache, Buffer.alloc(4096, 0x5a));
     const dir = await workspace('- command: echo {{word}}\n  word: [hello]\n');
-    const first = await run(path.join(bin, 'pegasus.cjs'), ['q', '--plain'], dir);
+    const first = await runPegasus(['q', '--plain'], { cwd: dir, cli: path.join(bin, 'pegasus.cjs') });
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /^\[localhost\] hello$/m);
     assert.doesNotMatch(first.stderr, /warning|error/i);
@@ -61,7 +47,7 @@ for (const kind of ['missing', 'damaged'] as const) {
     const fresh = await inode(cache);
 
     await writeFile(path.join(dir, 'queue.yaml'), '- echo again\n');
-    const second = await run(path.join(bin, 'pegasus.cjs'), ['q', '--plain'], dir);
+    const second = await runPegasus(['q', '--plain'], { cwd: dir, cli: path.join(bin, 'pegasus.cjs') });
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /^\[localhost\] again$/m);
     assert.equal(await inode(cache), fresh, 'the second run rejected the cache the first one wrote');

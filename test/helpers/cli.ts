@@ -23,12 +23,14 @@ export interface CliOptions {
   readonly onStdout?: (soFar: string) => void;
   /** Run as this user instead of the test's (uid and gid; supplementary groups are dropped). */
   readonly user?: { readonly uid: number; readonly gid: number };
+  /** Another copy of the `pegasus` command to run instead of CLI (the launcher's tests damage a copy's code cache). */
+  readonly cli?: string;
 }
 
 /** Runs `pegasus <args>` to completion with no stdin, as CI does. */
 export function runPegasus(args: readonly string[], options: CliOptions & { readonly input?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [options.cli ?? CLI, ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],

@@ -47,16 +47,20 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   // Writes the run does not wait for on a job's path, and waits for before it ends.
   const pending = new Set<Promise<unknown>>();
   let pendingError: unknown;
-  const afterwards = (write: Promise<unknown>): void => {
-    const tracked = write.catch((error: unknown) => {
-      pendingError ??= error;
-    });
+  const afterwards = (write: Promise<unknown>): Promise<void> => {
+    const tracked = write.then(
+      () => undefined,
+      (error: unknown) => {
+        pendingError ??= error;
+      },
+    );
     pending.add(tracked);
     void tracked.finally(() => pending.delete(tracked));
+    return tracked;
   };
 
   /** Decides what happens to a job after one attempt: done, failed, put back, or tried again. */
-  const settle = async (id: number, fed: FedJob, subnode: SubNode, command: string, result: ExecResult): Promise<{ requeued: boolean; retrying: boolean }> => {
+  const settle = async (id: number, fed: FedJob, subnode: SubNode, command: string, result: ExecResult): Promise<{ requeued: boolean; retrying: boolean; recorded?: Promise<void> }> => {
     const { job, attempt } = fed;
     // Transport failures are retried; job failures only with --retry-failed (DESIGN invariant 6).
     const retryable = result.transportError !== undefined || (options.retryFailed === true && !succeeded(result) && !result.timedOut);
@@ -77,9 +81,9 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       feed.retry(fed); // the journal keeps it open until its last attempt ends
       return { requeued: false, retrying: true };
     }
-    // Not waited for (issue 17: the next job on this sub-node starts one file round trip sooner): the
-    // journal writes its records in order, and the run waits for them all before it ends.
-    afterwards(faults.attempt(() => options.journal?.finished(job, result, false)));
+    // Not waited for here (issue 17: the next job on this sub-node is taken meanwhile): the journal writes
+    // its records in order, the sub-node's loop waits for it before its next job starts, and the run for all before it ends.
+    const recorded = afterwards(faults.attempt(() => options.journal?.finished(job, result, false)));
     if (succeeded(result)) {
       okCount += 1;
     } else {
@@ -87,7 +91,7 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       await faults.attempt(() => store.recordFailure(job, `failed on ${subnode.label}: ${describeOutcome(result)}, attempt ${attempt}, ${new Date().toISOString()}`));
       if (options.failFast && !result.killed) failFast.abort();
     }
-    return { requeued: false, retrying: false };
+    return { requeued: false, retrying: false, recorded };
   };
 
   // Who is in the run changes with pause, drain and hosts.yaml edits (issue 14).
@@ -120,9 +124,13 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
   const worker = async (subnode: SubNode, first: Executor): Promise<void> => {
     const ref = refOf(subnode);
     let exec: Executor | undefined = first;
+    // The previous job's 'finished' record: a loop has at most one job that ran and is not yet recorded, so a
+    // run that is SIGKILLed reruns (after --requeue-interrupted) at most one finished job per loop.
+    let recorded: Promise<void> | undefined;
     while (exec && !sessions.isDead(subnode.host)) {
       const placed = await placement.next(subnode);
       if (!placed) return;
+      await recorded;
       const { fed } = placed;
       const id = nextId++;
       const command = renderJob(fed.job, subnode, { slots: placed.slots, job: fed.number, attempt: fed.attempt });
@@ -136,7 +144,9 @@ export async function runQueue(options: QueueRunOptions): Promise<RunSummary> {
       await noted;
       const result = ran.cancelled && options.steering?.killedAs(fed.number) ? { ...ran, killed: true } : ran;
       placement.release(subnode, placed.slots, fed.number);
-      const { requeued, retrying } = await settle(id, fed, subnode, command, result);
+      const settled = await settle(id, fed, subnode, command, result);
+      const { requeued, retrying } = settled;
+      recorded = settled.recorded;
       emit({ type: 'job-finished', id, subnode: ref, job: fed.job, command, result, requeued, retrying, attempt: fed.attempt, slots: placed.slots });
       feed.done(result.durationMs);
       // A lost connection: try to get the host back; its sub-nodes wait, the others keep going.

@@ -139,7 +139,8 @@ test('a driver that fails is reported with its message; slots_per_gpu packs two 
   const ws = await workspace('- hostname: node1\n  slots: auto\n- hostname: node2\n  slots: auto\n  slots_per_gpu: 2\n  CUDA_VISIBLE_DEVICES: "1"\n', '');
   await writeFile(path.join(ws.dir, 'queue.yaml'), gated(ws.gate('gate'), 'x') + gated(ws.gate('gate'), 'y'));
   const run = ws.start('--json');
-  await run.stdoutUntil((out) => (out.match(/"event":"job-started"/g) ?? []).length === 2);
+  // node1's failed query and node2's two jobs are independent: wait for both (node2 may start its jobs first).
+  await run.stdoutUntil((out) => (out.match(/"event":"job-started"/g) ?? []).length === 2 && /"event":"gpu-error"/.test(out) && /"event":"subnode-slots"[^\n]*"host":"node1"/.test(out));
   const events = run.output().stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   const error = events.find((e) => e.event === 'gpu-error');
   assert.equal(error?.host, 'node1');
